@@ -1,0 +1,105 @@
+//! The command-line grammar (clap) and the exit codes every command uses.
+//!
+//! Parsing only: commands live in their own modules (`status`, …) and the
+//! binary (`main.rs`) dispatches.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Exit codes, documented in `--help` and docs/cli.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done, nothing to report.
+    Ok,
+    /// 1: done, but there are findings (e.g. `status` saw problems) or input failed validation.
+    Findings,
+    /// 2: usage error or runtime error (bad flags, a root that does not exist, output failed).
+    Error,
+}
+
+impl Exit {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Ok => 0,
+            Self::Findings => 1,
+            Self::Error => 2,
+        }
+    }
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  findings or validation failure (e.g. status reported problems)
+  2  usage or runtime error";
+
+/// lunguard keeps SCSI, iSCSI and multipath devices exactly as declared.
+#[derive(Debug, Parser)]
+#[command(name = "lunguard", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the kernel's view: iSCSI targets and sessions, SCSI paths grouped by WWID,
+    /// multipath maps with their holders and mounts, and any problems reading them.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+/// Arguments of `lunguard status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (schema in docs/status-json.md) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read sysfs from DIR instead of /sys.
+    #[arg(long, value_name = "DIR", conflicts_with = "fixture")]
+    pub sysfs_root: Option<PathBuf>,
+
+    /// Read procfs from DIR instead of /proc.
+    #[arg(long, value_name = "DIR", conflicts_with = "fixture")]
+    pub proc_root: Option<PathBuf>,
+
+    /// Resolve /dev paths (swap devices) under DIR instead of /dev.
+    #[arg(long, value_name = "DIR", conflicts_with = "fixture")]
+    pub dev_root: Option<PathBuf>,
+
+    /// Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev.
+    #[arg(long, value_name = "DIR")]
+    pub fixture: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fixture_conflicts_with_explicit_roots() {
+        let r = Cli::try_parse_from(["lunguard", "status", "--fixture", "d", "--sysfs-root", "s"]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("2  usage or runtime error"), "{help}");
+    }
+}

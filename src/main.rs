@@ -1,0 +1,50 @@
+//! The `lunguard` binary: parse the command line, set up logging to stderr,
+//! dispatch, and turn the outcome into a documented exit code (see
+//! `lunguard --help`): 0 ok, 1 findings, 2 usage or runtime error.
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lunguard::cli::{Cli, Command, Exit};
+use lunguard::status::{self, StatusError};
+use tracing::level_filters::LevelFilter;
+
+fn main() -> ExitCode {
+    // clap exits by itself: 0 for --help/--version, 2 for usage errors.
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let exit = match run(cli) {
+        Ok(exit) => exit,
+        Err(e) if is_broken_pipe(&e) => Exit::Ok, // `lunguard status | head`
+        Err(e) => {
+            eprintln!("lunguard: error: {e:#}");
+            Exit::Error
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Status(args) => Ok(status::run(&args, &mut io::stdout().lock())?),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<StatusError>(), Some(StatusError::Write(io)) if io.kind() == io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,90 @@
+//! `snapshot()`: one read-only pass over sysfs and procfs under injectable
+//! roots, into the owned types of `observe::snapshot`.
+//!
+//! This is the only module that reads `/sys` (and, for mounts and swaps,
+//! `/proc` and `/dev`). It never writes, never panics on what it finds and
+//! never fails as a whole: whatever is missing or malformed becomes a
+//! `Problem` on the object concerned (or on the snapshot), and the rest is
+//! still reported.
+
+mod attrs;
+mod devices;
+mod dm;
+mod hosts;
+
+use std::path::PathBuf;
+
+use super::procfs;
+use super::snapshot::{Problem, Snapshot};
+use super::tree::Tree;
+
+/// Where the kernel's trees are. Tests point these at a fake tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roots {
+    /// sysfs mount, normally `/sys`.
+    pub sys: PathBuf,
+    /// procfs mount, normally `/proc`.
+    pub proc: PathBuf,
+    /// devtmpfs mount, normally `/dev` (used to resolve swap device paths).
+    pub dev: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Self {
+            sys: PathBuf::from("/sys"),
+            proc: PathBuf::from("/proc"),
+            dev: PathBuf::from("/dev"),
+        }
+    }
+}
+
+impl Roots {
+    /// The roots of a recorded fixture directory: `D/sys`, `D/proc`, `D/dev`.
+    pub fn fixture(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        Self {
+            sys: dir.join("sys"),
+            proc: dir.join("proc"),
+            dev: dir.join("dev"),
+        }
+    }
+}
+
+/// Problem text for a kernel without the SCSI midlayer's sysfs class.
+pub const NO_SCSI: &str = "no SCSI support in this kernel (class/scsi_host missing)";
+
+/// Takes a snapshot. Never fails; see the module docs.
+pub fn snapshot(roots: &Roots) -> Snapshot {
+    let sys = Tree::new(&roots.sys);
+    let proc = Tree::new(&roots.proc);
+    let dev = Tree::new(&roots.dev);
+    let mut snap = Snapshot::default();
+
+    if !sys.root_is_dir() {
+        snap.problems.push(Problem {
+            path: sys.display(""),
+            what: "sysfs root is not a directory".into(),
+        });
+    } else if let Some(hosts) = hosts::read_hosts(&sys, &mut snap.problems) {
+        snap.iscsi_sessions = hosts::read_sessions(&sys, &hosts, &mut snap.problems);
+        snap.hosts = hosts;
+        snap.devices = devices::read_devices(&sys, &mut snap.problems);
+    } else {
+        snap.problems.push(Problem {
+            path: sys.display("class/scsi_host"),
+            what: NO_SCSI.into(),
+        });
+    }
+    if sys.root_is_dir() {
+        snap.dm_devices = dm::read_dm(&sys, &mut snap.problems);
+    }
+
+    snap.mounts = procfs::read_mounts(&proc, &mut snap.problems);
+    snap.swaps = procfs::read_swaps(&proc, &mut snap.problems);
+    procfs::resolve_swap_devs(&mut snap.swaps, &sys, &dev, &snap.dm_devices);
+    snap
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! SCSI devices (`class/scsi_device/H:C:T:L/device`) and their disks.
+
+use super::super::snapshot::{BlockDevice, Partition, Problem, ScsiDevice, WwidSource};
+use super::super::tree::Tree;
+use super::attrs::{Attrs, list_class};
+use super::hosts::session_in;
+use crate::model::{DevT, Hctl, ScsiDeviceState, Wwid};
+
+/// Reads every `class/scsi_device/H:C:T:L`.
+pub(super) fn read_devices(tree: &Tree, problems: &mut Vec<Problem>) -> Vec<ScsiDevice> {
+    let Some(names) = list_class(tree, "class/scsi_device", problems) else {
+        return Vec::new();
+    };
+    let mut devices = Vec::new();
+    for name in names {
+        let hctl = match name.parse::<Hctl>() {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(Problem {
+                    path: tree.display(format!("class/scsi_device/{name}")),
+                    what: e.to_string(),
+                });
+                continue;
+            }
+        };
+        devices.push(read_device(tree, &name, hctl));
+    }
+    devices.sort_by_key(|d| d.hctl);
+    devices
+}
+
+fn read_device(tree: &Tree, name: &str, hctl: Hctl) -> ScsiDevice {
+    let mut a = Attrs::new(tree, format!("class/scsi_device/{name}/device"));
+    let vendor = a.required("vendor");
+    let model = a.required("model");
+    let rev = a.optional("rev");
+    let state = a.parsed::<ScsiDeviceState>("state", true);
+    let (wwid, wwid_source) = read_wwid(&mut a);
+    let device_blocked = a.parsed::<u32>("device_blocked", false);
+    let iorequest_cnt = a.parse_with("iorequest_cnt", false, parse_counter);
+    let iscsi_session = tree
+        .resolve(format!("class/scsi_device/{name}"))
+        .ok()
+        .and_then(|p| session_in(&p));
+    let block = read_block(&mut a);
+    ScsiDevice {
+        hctl,
+        vendor,
+        model,
+        rev,
+        state,
+        wwid,
+        wwid_source,
+        device_blocked,
+        iorequest_cnt,
+        iscsi_session,
+        block,
+        problems: a.problems,
+    }
+}
+
+/// `wwid` if readable; otherwise derived from `vpd_pg83`. Devices without
+/// VPD page 0x83 (enclosures, some CD-ROMs) legitimately have neither, and
+/// the kernel then fails the read of `wwid` with EINVAL/ENXIO, so absence is
+/// not a problem; only unusable content is.
+fn read_wwid(a: &mut Attrs<'_>) -> (Option<Wwid>, Option<WwidSource>) {
+    if let Ok(raw) = a.tree.read_string(a.path("wwid")) {
+        match raw.parse::<Wwid>() {
+            Ok(w) => return (Some(w), Some(WwidSource::Wwid)),
+            Err(e) => a.problem("wwid", e.to_string()),
+        }
+    }
+    if let Ok(page) = a.tree.read_bytes(a.path("vpd_pg83")) {
+        match Wwid::from_vpd_pg83(&page) {
+            Some(w) => return (Some(w), Some(WwidSource::VpdPg83)),
+            None => a.problem(
+                "vpd_pg83",
+                "no usable logical-unit designator in VPD page 0x83",
+            ),
+        }
+    }
+    (None, None)
+}
+
+/// Kernel I/O counters print as `0x1a`; accept decimal too.
+fn parse_counter(s: &str) -> Result<u64, std::num::ParseIntError> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+}
+
+fn read_block(a: &mut Attrs<'_>) -> Option<BlockDevice> {
+    let names = a.names("block");
+    let name = names.first()?.clone();
+    if names.len() > 1 {
+        a.problem(
+            "block",
+            format!("more than one block device: {names:?}; using {name}"),
+        );
+    }
+    let dir = format!("block/{name}");
+    let dev = a.parsed::<DevT>(&format!("{dir}/dev"), true);
+    let size_bytes = a.size_bytes(&format!("{dir}/size"));
+    let read_only = a.flag(&format!("{dir}/ro"), false);
+    let holders = a.names(&format!("{dir}/holders"));
+    let mut partitions = Vec::new();
+    for entry in a.names(&dir) {
+        if !entry.starts_with(&name) || !a.exists(format!("{dir}/{entry}/partition")) {
+            continue;
+        }
+        let p = format!("{dir}/{entry}");
+        partitions.push(Partition {
+            dev: a.parsed::<DevT>(&format!("{p}/dev"), true),
+            size_bytes: a.size_bytes(&format!("{p}/size")),
+            holders: a.names(&format!("{p}/holders")),
+            name: entry,
+        });
+    }
+    Some(BlockDevice {
+        name,
+        dev,
+        size_bytes,
+        read_only,
+        holders,
+        partitions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_counter;
+
+    #[test]
+    fn counters_are_hex_in_sysfs() {
+        assert_eq!(parse_counter("0x1a").unwrap(), 26);
+        assert_eq!(parse_counter("26").unwrap(), 26);
+        assert!(parse_counter("0xzz").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! `status --json`: the snapshot plus `schema_version` (docs/status-json.md).
+
+use serde::Serialize;
+
+use crate::observe::Snapshot;
+
+/// Version of the JSON document. Fields are only ever added; a rename or
+/// removal would bump this.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    snapshot: &'a Snapshot,
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn render_json(snap: &Snapshot) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(&Document {
+        schema_version: SCHEMA_VERSION,
+        snapshot: snap,
+    })?;
+    s.push('\n');
+    Ok(s)
+}

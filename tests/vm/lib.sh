@@ -1,0 +1,189 @@
+# Helpers for VM scenarios (busybox ash, run as root in the guest). Each scenario starts with
+#   . /share/lib.sh
+# and fails with `fail MESSAGE` (exit 1). /share/out is copied back to the host by run.sh.
+set -u
+OUT=/share/out
+mkdir -p "$OUT"
+INITIATOR=iqn.2026-11.test.lunguard:initiator
+CFG=/sys/kernel/config/target
+# Debian's busybox-static runs its own applets before PATH ("prefer applets"); its lsscsi and
+# modprobe ignore the real tools' options, so the real ones are called by path.
+lsscsi() { /usr/bin/lsscsi "$@"; }
+modprobe() { /sbin/modprobe "$@"; }
+rmmod() { /sbin/rmmod "$@"; }
+lsmod() { /sbin/lsmod "$@"; }
+
+say() { echo "scenario: $*"; }
+fail() { echo "SCENARIO-FAIL: $*"; exit 1; }
+# run CMD...: echo and run a command, failing the scenario if it fails.
+run() { echo "+ $*"; "$@" || fail "command failed ($?): $*"; }
+settle() { udevadm settle --timeout=30; }
+
+# wait_for SECONDS CMD...: poll until CMD succeeds (0.2 s steps).
+wait_for() {
+    n=$(( $1 * 5 )); shift
+    while [ "$n" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.2; n=$((n - 1))
+    done
+    return 1
+}
+
+# --- scsi_debug: two hosts, one target, LUNs with the same WWID on both (two paths per LUN) --------
+scsi_debug_up() { # scsi_debug_up NLUNS
+    run modprobe sd_mod
+    run modprobe scsi_debug vpd_use_hostno=0 add_host=2 num_tgts=1 max_luns="$1"
+    settle
+}
+
+# --- multipath -----------------------------------------------------------------------------------
+multipathd_up() { # multipathd_up [friendly]: start multipathd with user_friendly_names yes|no
+    ufn=no; [ "${1:-}" = friendly ] && ufn=yes
+    sed -i "s/user_friendly_names .*/user_friendly_names $ufn/" /etc/multipath.conf
+    run modprobe dm_multipath
+    modprobe dm_service_time; modprobe dm_round_robin; modprobe scsi_dh_alua
+    multipathd -d -s >/tmp/multipathd.log 2>&1 &
+    wait_for 20 multipathd show daemon || fail "multipathd did not start: $(cat /tmp/multipathd.log)"
+    multipath >/dev/null 2>&1
+    settle
+}
+map_count() { ls /sys/block | grep -c '^dm-' || true; }
+
+# --- LIO iSCSI target over loopback (configfs only) ------------------------------------------------
+lio_up() {
+    run modprobe target_core_mod
+    run modprobe iscsi_target_mod
+    [ -d "$CFG/iscsi" ] || mkdir "$CFG/iscsi"
+}
+# lio_target IQN NLUNS PORTAL...: a target with NLUNS ramdisk LUNs (8 MiB each), reachable on each
+# portal, and an ACL for $INITIATOR that maps every LUN. Each backstore gets a unit serial: raw
+# configfs LIO has none, and without it the LUN has no VPD 0x83 identifier, hence no WWID.
+lio_target() {
+    iqn=$1 n=$2; shift 2
+    tpg=$CFG/iscsi/$iqn/tpgt_1
+    mkdir -p "$tpg" || fail "mkdir $tpg"
+    i=0
+    while [ "$i" -lt "$n" ]; do
+        lio_lun "$iqn" "$i"
+        i=$((i + 1))
+    done
+    for p in "$@"; do mkdir "$tpg/np/$p" || fail "portal $p"; done
+    echo 0 >"$tpg/attrib/authentication"
+    echo 0 >"$tpg/attrib/generate_node_acls"
+    echo 1 >"$tpg/enable"
+}
+# lio_tid IQN: a stable number per target (the rd_mcp HBA index must be numeric)
+lio_tid() { printf '%d' "0x$(echo "$1" | md5sum | cut -c1-6)"; }
+# lio_lun IQN LUN: create a ramdisk backstore and export it as LUN to $INITIATOR.
+lio_lun() {
+    iqn=$1 l=$2 tid=$(lio_tid "$1")
+    tpg=$CFG/iscsi/$iqn/tpgt_1
+    bs=$CFG/core/rd_mcp_$tid/lun$l
+    mkdir -p "$bs" || fail "mkdir $bs"
+    echo rd_pages=2048 >"$bs/control"
+    echo "$(printf '%08x' "$tid")$(printf '%04d' "$l")0000feed" >"$bs/wwn/vpd_unit_serial"
+    echo 1 >"$bs/enable"
+    mkdir -p "$tpg/lun/lun_$l"
+    ln -s "$bs" "$tpg/lun/lun_$l/lio_$l"
+    lio_map "$iqn" "$l"
+}
+lio_map() { # lio_map IQN LUN: export LUN to $INITIATOR
+    acl=$CFG/iscsi/$1/tpgt_1/acls/$INITIATOR
+    mkdir -p "$acl/lun_$2"
+    ln -s "$CFG/iscsi/$1/tpgt_1/lun/lun_$2" "$acl/lun_$2/map_$2"
+}
+lio_unmap() { # lio_unmap IQN LUN: take LUN away from $INITIATOR (what a storage array's "terminate connection" does)
+    acl=$CFG/iscsi/$1/tpgt_1/acls/$INITIATOR
+    rm -f "$acl/lun_$2/map_$2"
+    rmdir "$acl/lun_$2"
+}
+
+# --- open-iscsi initiator -------------------------------------------------------------------------
+iscsid_up() { # iscsid_up [manual|auto]: node.session.scan for new node records
+    scan=${1:-manual}
+    echo "InitiatorName=$INITIATOR" >/etc/iscsi/initiatorname.iscsi
+    sed -i "s/^node.session.scan = .*/node.session.scan = $scan/" /etc/iscsi/iscsid.conf
+    grep -q '^node.session.scan' /etc/iscsi/iscsid.conf || echo "node.session.scan = $scan" >>/etc/iscsi/iscsid.conf
+    run modprobe iscsi_tcp
+    run modprobe sd_mod
+    iscsid
+    wait_for 10 iscsiadm -m session -P 0 2>&1 | grep -qv 'can not connect' || true
+}
+iscsi_login() { # iscsi_login IQN PORTAL...: discovery + login on each portal
+    iqn=$1; shift
+    for p in "$@"; do
+        run iscsiadm -m discovery -t sendtargets -p "$p"
+        run iscsiadm -m node -T "$iqn" -p "$p" --login
+    done
+    settle
+}
+session_host() { # session_host PORTAL: the scsi host number of the session on that portal
+    for s in /sys/class/iscsi_session/session*; do
+        c=$(ls -d "$s"/device/connection*/iscsi_connection/connection* 2>/dev/null | head -n 1)
+        [ -n "$c" ] || continue
+        a=$(cat "$c/persistent_address"):$(cat "$c/persistent_port")
+        if [ "$a" = "$1" ]; then
+            readlink -f "$s/device" | sed -n 's|.*/host\([0-9]*\)/session.*|\1|p'
+            return 0
+        fi
+    done
+    return 1
+}
+
+# --- recording fixtures ---------------------------------------------------------------------------
+# copy_tree SRC DST: sysfs subtree into a plain tree. Regular files keep their contents (unreadable or
+# write-only attributes become empty files), symlinks keep their relative link text. power/, trace/,
+# mq/, queue/ and integrity/ are left out: large, and nothing lunguard reads.
+copy_tree() {
+    src=$1 dst=$2
+    find "$src" \( -name power -o -name trace -o -name mq -o -name queue -o -name integrity \) -prune -o -print |
+    while IFS= read -r f; do
+        d=$dst${f#"$src"}
+        if [ -L "$f" ]; then
+            mkdir -p "$(dirname "$d")"; ln -sfn "$(readlink "$f")" "$d"
+        elif [ -d "$f" ]; then
+            mkdir -p "$d"
+        else
+            cat "$f" >"$d" 2>/dev/null || : >"$d"
+        fi
+    done
+}
+# record_fixture NAME: snapshot what lunguard reads into $OUT/fixtures/NAME (with the uevents recorded
+# by the last uevents_start NAME / uevents_stop, if any)
+record_fixture() {
+    settle
+    fx=$OUT/fixtures/$1
+    rm -rf "$fx"; mkdir -p "$fx/sys" "$fx/proc/self" "$fx/commands"
+    for c in scsi_host scsi_device scsi_disk iscsi_session iscsi_connection iscsi_host block; do
+        [ -d "/sys/class/$c" ] && copy_tree "/sys/class/$c" "$fx/sys/class/$c"
+    done
+    copy_tree /sys/block "$fx/sys/block"
+    # The device directories the class links point at: SCSI hosts (with their sessions, targets and
+    # LUNs) and device-mapper devices.
+    for h in /sys/class/scsi_host/host*; do
+        [ -e "$h" ] || continue
+        dev=$(readlink -f "$h/device")
+        copy_tree "$dev" "$fx$dev"
+    done
+    for b in /sys/block/dm-*; do
+        [ -e "$b" ] || continue
+        dev=$(readlink -f "$b")
+        copy_tree "$dev" "$fx$dev"
+    done
+    cat /proc/self/mountinfo >"$fx/proc/self/mountinfo"
+    cat /proc/swaps >"$fx/proc/swaps"
+    # lsscsi 0.31 takes -t or -u, not both.
+    lsscsi -t >"$fx/commands/lsscsi-t.txt" 2>&1
+    lsscsi -u >"$fx/commands/lsscsi-u.txt" 2>&1
+    lsscsi -s >"$fx/commands/lsscsi-s.txt" 2>&1
+    multipath -ll >"$fx/commands/multipath-ll.txt" 2>&1
+    iscsiadm -m session -P 3 >"$fx/commands/iscsiadm-session-P3.txt" 2>&1
+    dmsetup info -c >"$fx/commands/dmsetup-info-c.txt" 2>&1
+    dmsetup table >"$fx/commands/dmsetup-table.txt" 2>&1
+    uname -r >"$fx/commands/uname-r.txt"
+    [ -f "/tmp/uevents.$1" ] && cp "/tmp/uevents.$1" "$fx/uevents.txt"
+    say "recorded fixture $1: $(find "$fx" | wc -l) entries"
+}
+# Uevent recording: start before a transition, stop after it; kernel and udev sources with SEQNUM.
+uevents_start() { udevadm monitor --kernel --udev --property >"/tmp/uevents.$1" 2>&1 & UEV_PID=$!; sleep 0.5; }
+uevents_stop() { settle; sleep 0.5; kill "$UEV_PID" 2>/dev/null; wait "$UEV_PID" 2>/dev/null; }

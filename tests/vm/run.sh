@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Boots the test VM (QEMU, TCG: nested KVM hangs on our hosts) and runs one scenario in it.
+#
+# Usage: tests/vm/run.sh SCENARIO.sh [OUT_DIR]
+#   SCENARIO.sh  a busybox-ash script run as root in the guest (see tests/vm/guest/lib.sh)
+#   OUT_DIR      where the guest's /share/out ends up (default: a temp dir, removed on success)
+# Env: LUNGUARD_BIN   lunguard binary to share with the guest (default target/release/lunguard)
+#      LUNGUARD_VM_TIMEOUT  seconds before the VM is killed (default 300)
+# Exit status: the scenario's. The serial console log is printed when it fails.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+scenario=${1:?usage: run.sh SCENARIO.sh [OUT_DIR]}
+out=${2:-}
+timeout_s=${LUNGUARD_VM_TIMEOUT:-300}
+bin=${LUNGUARD_BIN:-$top/target/release/lunguard}
+
+img=$("$here/build-image.sh" | tail -n 1)
+share=$(mktemp -d /tmp/lunguard-vm.XXXXXX)
+cleanup() { rm -rf "$share"; }
+trap cleanup EXIT
+mkdir -p "$share/bin" "$share/out"
+cp "$scenario" "$share/scenario.sh"
+cp "$here/lib.sh" "$share/lib.sh"
+if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
+
+name=$(basename "$scenario" .sh)
+log=$share/console.log
+start=$(date +%s.%N)
+set +e
+timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1024 \
+    -kernel "$img/vmlinuz" -initrd "$img/initrd.gz" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 scsi_mod.scan=sync" \
+    -virtfs "local,path=$share,mount_tag=share,security_model=none,id=share" \
+    -nographic -no-reboot -nic none >"$log" 2>&1 </dev/null
+qrc=$?
+set -e
+secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+rc=$(sed -n 's/.*LUNGUARD-VM-RESULT rc=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+if [ -n "$out" ]; then
+    mkdir -p "$out"
+    cp -a "$share/out/." "$out/"
+    cp "$log" "$out/console.log"
+fi
+if [ -z "$rc" ]; then
+    echo "vm: scenario $name: no result line (qemu exit $qrc, timeout ${timeout_s}s); console:" >&2
+    tail -n 200 "$log" >&2
+    exit 98
+fi
+if [ "$rc" != 0 ]; then
+    echo "vm: scenario $name FAILED (rc=$rc) in ${secs}s; console:" >&2
+    tail -n 300 "$log" >&2
+    exit "$rc"
+fi
+echo "vm: scenario $name passed in ${secs}s"
