@@ -8,6 +8,7 @@
 #[macro_use]
 mod serde_str;
 
+mod attachment;
 mod dev_t;
 mod dm_name;
 mod hctl;
@@ -16,6 +17,7 @@ mod portal;
 mod scsi_state;
 mod wwid;
 
+pub use attachment::{Attachment, OnUnexpected, PolicyOverrides, Transport};
 pub use dev_t::{DevT, DevTError};
 pub use dm_name::{DmName, DmNameError};
 pub use hctl::{Hctl, HctlError};
