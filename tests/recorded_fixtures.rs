@@ -31,7 +31,12 @@ fn recorded_fixtures_read_cleanly_and_match_the_tools() {
     );
     for fx in all {
         let checks = check_fixture(&fx);
-        assert_eq!(checks, 4, "{}: every fixture records all four tools", fx.display());
+        assert_eq!(
+            checks,
+            4,
+            "{}: every fixture records all four tools",
+            fx.display()
+        );
     }
 }
 
@@ -113,4 +118,3 @@ fn checker_catches_disagreement() {
         assert!(caught, "disagreement not caught:\n{l}\n{m}\n{i}");
     }
 }
-

@@ -36,12 +36,16 @@ fn run_scenario(scenario: &str) -> tempfile::TempDir {
         .env("LUNGUARD_BIN", env!("CARGO_BIN_EXE_lunguard"))
         .status()
         .expect("run tests/vm/run.sh");
-    assert!(st.success(), "VM scenario {scenario} failed: {st} (console above)");
+    assert!(
+        st.success(),
+        "VM scenario {scenario} failed: {st} (console above)"
+    );
     out
 }
 
 fn read_status_json(out: &Path) -> Snapshot {
-    let text = std::fs::read_to_string(out.join("status.json")).expect("status.json from the guest");
+    let text =
+        std::fs::read_to_string(out.join("status.json")).expect("status.json from the guest");
     let v: serde_json::Value = serde_json::from_str(&text).expect("status --json is JSON");
     assert_eq!(v["schema_version"], 1, "schema_version");
     serde_json::from_value(v).expect("status --json matches the snapshot schema")
@@ -52,11 +56,18 @@ fn live_status_agrees_with_lsscsi_multipath_and_iscsiadm() {
     let out = run_scenario("status-live.sh");
     let snap = read_status_json(out.path());
     let problems = snap.all_problems();
-    assert!(problems.is_empty(), "problems on the live kernel: {problems:#?}");
+    assert!(
+        problems.is_empty(),
+        "problems on the live kernel: {problems:#?}"
+    );
     // The scenario built 4 scsi_debug LUNs x 2 hosts and 4 iSCSI LUNs x 2 sessions.
     assert_eq!(snap.devices.len(), 16, "SCSI paths");
     assert_eq!(snap.iscsi_sessions.len(), 2, "iSCSI sessions");
-    let maps = snap.dm_devices.iter().filter(|d| d.kind == DmKind::Multipath).count();
+    let maps = snap
+        .dm_devices
+        .iter()
+        .filter(|d| d.kind == DmKind::Multipath)
+        .count();
     assert_eq!(maps, 8, "multipath maps");
     assert!(
         snap.dm_devices
@@ -73,5 +84,8 @@ fn live_status_agrees_with_lsscsi_multipath_and_iscsiadm() {
     assert_eq!(ran, 4, "all four tools' outputs came back from the guest");
     let text = std::fs::read_to_string(out.path().join("status.txt")).expect("status.txt");
     assert!(text.contains("iqn.2026-11.test.lunguard:target1"), "{text}");
-    assert!(text.contains("/mnt/a"), "status table shows the mount:\n{text}");
+    assert!(
+        text.contains("/mnt/a"),
+        "status table shows the mount:\n{text}"
+    );
 }

@@ -122,7 +122,11 @@ pub fn check_multipath(name: &str, snap: &Snapshot, out: &str) {
             .iter()
             .find(|d| &d.kernel_name == dm)
             .unwrap_or_else(|| panic!("{name}: multipath shows {dm}, snapshot does not"));
-        assert_eq!(d.name.as_ref().map(|n| n.as_str()), Some(map.as_str()), "{name}");
+        assert_eq!(
+            d.name.as_ref().map(|n| n.as_str()),
+            Some(map.as_str()),
+            "{name}"
+        );
         assert_eq!(d.kind, DmKind::Multipath, "{name}: {map}");
         assert_eq!(d.multipath_id(), Some(wwid.as_str()), "{name}: {map}");
         let slaves: BTreeSet<String> = d.slaves.iter().cloned().collect();
@@ -135,7 +139,10 @@ pub fn check_multipath(name: &str, snap: &Snapshot, out: &str) {
         .map(|d| d.kernel_name.as_str())
         .collect();
     let listed: BTreeSet<&str> = maps.iter().map(|m| m.2.as_str()).collect();
-    assert_eq!(ours, listed, "{name}: multipath maps, snapshot vs multipath -ll");
+    assert_eq!(
+        ours, listed,
+        "{name}: multipath maps, snapshot vs multipath -ll"
+    );
 }
 
 /// `Target: iqn… (non-flash)`, `Current Portal: 192.0.2.10:3260,1`, `SID: 1`: same target and
@@ -169,11 +176,7 @@ pub fn check_iscsiadm(name: &str, snap: &Snapshot, out: &str) {
                 .as_deref()
                 .and_then(|p| p.parse::<Portal>().ok())
                 .map(|p| p.to_string());
-            assert_eq!(
-                s.portal().map(|p| p.to_string()),
-                want,
-                "{name}: sid {sid}"
-            );
+            assert_eq!(s.portal().map(|p| p.to_string()), want, "{name}: sid {sid}");
         }
     }
     let ours: BTreeSet<u32> = snap.iscsi_sessions.iter().map(|s| s.id).collect();
