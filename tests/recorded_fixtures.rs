@@ -118,3 +118,61 @@ fn checker_catches_disagreement() {
         assert!(caught, "disagreement not caught:\n{l}\n{m}\n{i}");
     }
 }
+
+/// `lunguard status` on each fixture, as an operator runs it: JSON equal to the library's
+/// snapshot, and a table naming every path, disk and map.
+#[test]
+fn status_command_on_each_fixture_shows_every_path_and_map() {
+    for fx in fixtures() {
+        let name = fx.display().to_string();
+        let snap = snapshot(&Roots::fixture(&fx));
+        let run = |json: bool| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lunguard"));
+            cmd.arg("status").arg("--fixture").arg(&fx);
+            if json {
+                cmd.arg("--json");
+            }
+            let out = cmd.output().expect("run lunguard status");
+            assert!(out.status.success(), "{name}: status exit {}", out.status);
+            String::from_utf8(out.stdout).expect("UTF-8 output")
+        };
+        let v: serde_json::Value = serde_json::from_str(&run(true)).expect("JSON");
+        let from_cli: lunguard::observe::Snapshot =
+            serde_json::from_value(v).expect("schema matches the snapshot type");
+        assert_eq!(from_cli, snap, "{name}: status --json vs snapshot");
+        let table = run(false);
+        for d in &snap.devices {
+            assert!(
+                table.contains(&d.hctl.to_string()),
+                "{name}: {} missing",
+                d.hctl
+            );
+            let disk = d.block.as_ref().map(|b| b.name.clone()).unwrap_or_default();
+            assert!(table.contains(&disk), "{name}: {disk} missing");
+        }
+        for m in snap.dm_devices.iter().filter_map(|d| d.name.as_ref()) {
+            assert!(table.contains(m.as_str()), "{name}: map {m} missing");
+        }
+    }
+}
+
+/// The uevents recorded with each fixture come from both sources and carry sequence numbers:
+/// the daemon's replay tests depend on that.
+#[test]
+fn recorded_uevents_have_kernel_and_udev_sources_with_seqnum() {
+    for fx in fixtures() {
+        let text = fs::read_to_string(fx.join("uevents.txt"))
+            .unwrap_or_else(|e| panic!("{}: uevents.txt: {e}", fx.display()));
+        assert!(
+            text.contains("\nKERNEL["),
+            "{}: no kernel uevents",
+            fx.display()
+        );
+        assert!(
+            text.contains("\nUDEV  ["),
+            "{}: no udev uevents",
+            fx.display()
+        );
+        assert!(text.contains("\nSEQNUM="), "{}: no SEQNUM", fx.display());
+    }
+}
