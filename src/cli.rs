@@ -55,6 +55,28 @@ pub enum Command {
     /// multipath maps with their holders and mounts, and any problems reading them.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+
+    /// Validate the config file and the state files without changing anything:
+    /// print a summary, or every problem as file:line:column: message.
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+}
+
+/// Arguments of `lunguard check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent; a
+    /// file given here must exist).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// State directory to check instead of the config's state_dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print JSON {ok, files, attachments, errors} (docs/state-files.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `lunguard status`.

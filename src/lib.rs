@@ -5,13 +5,26 @@
 //! - [`model`]: pure domain types (`Hctl`, `Wwid`, `Iqn`, `Portal`, `DmName`, …); no IO.
 //! - [`observe`]: reads the kernel's view (sysfs, procfs) under injectable roots into
 //!   owned snapshot types.
+//! - [`config`]: `/etc/lunguard/lunguard.toml` (roots, paths, scope, policy,
+//!   timeouts, mode) and the `file:line:column` diagnostics shared with the state files.
+//! - [`desire`]: state files → validated `DesiredState` (all-or-nothing), the
+//!   `Store` (sled) of the last good state, first-seen times and the journal, and
+//!   `lunguard check`.
 //! - [`status`]: the `lunguard status` command: renders a snapshot as a table or JSON.
+//! - [`reconcile`]: the pure planner: desired + observed + policy → `Plan` of
+//!   `Action`s and findings; no IO.
+//! - [`act`]: carries out actions: the `Actuator` trait (real, dry-run,
+//!   recording), the command runner, and the plan executor.
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
 //!   (here and, later, the simulated kernel); never used by the daemon itself.
 
+pub mod act;
 pub mod cli;
+pub mod config;
+pub mod desire;
 pub mod model;
 pub mod observe;
+pub mod reconcile;
 pub mod status;
 pub mod testing;

@@ -28,6 +28,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Status(args) => Ok(status::run(&args, &mut io::stdout().lock())?),
+        Command::Check(args) => Ok(lunguard::desire::check::run(
+            &args,
+            &mut io::stdout().lock(),
+        )?),
     }
 }
 

@@ -187,3 +187,55 @@ record_fixture() {
 # Uevent recording: start before a transition, stop after it; kernel and udev sources with SEQNUM.
 uevents_start() { udevadm monitor --kernel --udev --property >"/tmp/uevents.$1" 2>&1 & UEV_PID=$!; sleep 0.5; }
 uevents_stop() { settle; sleep 0.5; kill "$UEV_PID" 2>/dev/null; wait "$UEV_PID" 2>/dev/null; }
+
+# --- lunguard configuration in the guest ------------------------------------------------------------
+LG_CONF=/etc/lunguard/lunguard.toml
+LG_STATE=/etc/lunguard/state.d
+# lg_config [GRACE]: enforce mode, a fresh database, the given grace period (default 0s)
+lg_config() {
+    mkdir -p "$LG_STATE" /var/lib/lunguard
+    chmod 755 /etc/lunguard "$LG_STATE"
+    cat >"$LG_CONF" <<EOT
+mode = "enforce"
+state_dir = "$LG_STATE"
+database = "/var/lib/lunguard/db"
+control_socket = "/run/lunguard/control.sock"
+[policy]
+grace = "${1:-0s}"
+EOT
+    chmod 644 "$LG_CONF"
+}
+# lg_attach FILE NAME TARGET LUN WWID PORTAL...: append an attachment (multipath when >1 portal)
+lg_attach() {
+    f=$LG_STATE/$1 name=$2 target=$3 lun=$4 wwid=$5; shift 5
+    ps=$(for p in "$@"; do printf '"%s", ' "$p"; done | sed 's/, $//')
+    mp=false; [ "$#" -gt 1 ] && mp=true
+    {
+        echo "[[attachment]]"
+        echo "name = \"$name\""
+        echo "transport = \"iscsi\""
+        echo "target = \"$target\""
+        echo "portals = [$ps]"
+        echo "lun = $lun"
+        [ -n "$wwid" ] && echo "wwid = \"$wwid\""
+        echo "multipath = $mp"
+        echo
+    } >>"$f"
+    chmod 644 "$f"
+}
+# wwid_of H:C:T:L
+wwid_of() { cat "/sys/class/scsi_device/$1/device/wwid"; }
+# map_of H:C:T:L: the dm name of the map holding that path (empty if none)
+map_of() {
+    disk=$(ls "/sys/class/scsi_device/$1/device/block" 2>/dev/null) || return 0
+    for d in /sys/block/dm-*; do
+        [ -e "$d/slaves/$disk" ] && cat "$d/dm/name"
+    done
+    return 0
+}
+# scan_luns PORTAL LUN...: the narrowed scan, exactly these LUNs on that portal's session
+scan_luns() {
+    h=$(session_host "$1") || fail "no session on $1"; shift
+    for l in "$@"; do echo "0 0 $l" >"/sys/class/scsi_host/host$h/scan"; done
+    settle
+}

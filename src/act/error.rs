@@ -1,0 +1,118 @@
+//! `ActError`: why an action failed. Each variant names the device and the
+//! operation, so the message alone tells an operator what, where and what next.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::{DmName, Hctl, Iqn, Portal};
+
+use super::cmd::CmdError;
+
+/// Why an action did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// Writing a sysfs attribute failed.
+    #[error("failed to {what} via {}: {source}", path.display())]
+    Write {
+        /// The operation, e.g. "delete SCSI device 3:0:1:2".
+        what: String,
+        /// The attribute.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The device at an address is no longer the one planned: nothing written.
+    #[error(
+        "refusing to {what}: {field} is now {found}, planned for {expected} (the device changed since the plan was made; nothing was written)"
+    )]
+    Changed {
+        /// The operation.
+        what: String,
+        /// Which identity field differs ("WWID", "dev_t", "dm uuid", "host's target").
+        field: &'static str,
+        /// Planned value.
+        expected: String,
+        /// Current value.
+        found: String,
+    },
+    /// A path is `blocked`: a delete would hang until the transport recovers.
+    #[error(
+        "refusing to delete SCSI device {0}: it is blocked (transport recovering); retry later"
+    )]
+    Blocked(Hctl),
+    /// BLKFLSBUF failed.
+    #[error("failed to flush buffers of {}: {source}", path.display())]
+    FlushBuffers {
+        /// The device node.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The map stayed in use through every retry.
+    #[error(
+        "multipath map {map} still in use after {attempts} attempts over {}s; check its holders, mounts and open count (dmsetup info {map})",
+        waited.as_secs()
+    )]
+    MapInUse {
+        /// The map.
+        map: DmName,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent.
+        waited: Duration,
+    },
+    /// Devices did not disappear in time.
+    #[error("{what} still present after {}s (remove uevents not seen)", waited.as_secs())]
+    NotGone {
+        /// What is still there.
+        what: String,
+        /// Time waited.
+        waited: Duration,
+    },
+    /// An external command failed.
+    #[error("failed to {what}: {source}")]
+    Command {
+        /// The operation, e.g. "log in to iqn… at 192.0.2.1:3260".
+        what: String,
+        /// The command's error (boxed: it carries captured output).
+        source: Box<CmdError>,
+    },
+    /// An iSCSI operation failed.
+    #[error("failed to {what} {target} at {portal}: {source}")]
+    Iscsi {
+        /// "log in to", "log out of", "delete the node record of".
+        what: &'static str,
+        /// Target.
+        target: Iqn,
+        /// Portal.
+        portal: Portal,
+        /// The command's error (boxed: it carries captured output).
+        source: Box<CmdError>,
+    },
+    /// Reading sysfs to re-verify failed.
+    #[error("failed to read {} to verify {what}: {source}", path.display())]
+    Read {
+        /// What was being verified.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// Injected by the recording actuator in tests.
+    #[error("{0}")]
+    Injected(String),
+}
+
+impl ActError {
+    /// Whether this is device-mapper's "map in use" (retryable; not a reason
+    /// to abandon a removal by itself).
+    pub fn is_in_use(&self) -> bool {
+        match self {
+            Self::MapInUse { .. } => true,
+            Self::Command { source, .. } => source.output_contains("in use"),
+            Self::Injected(s) => s.contains("in use"),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Carrying out a plan: the `Actuator` trait and its implementations (real,
+//! dry-run, recording), the command runner, and the executor.
+//!
+//! This is the only module that changes the system. Every sysfs and `/dev`
+//! path goes through the injectable roots (`observe::Roots`); every program
+//! runs through `cmd`; every destructive action re-verifies the identity the
+//! plan recorded right before it acts (compare-and-delete).
+
+pub mod cmd;
+mod dry_run;
+mod error;
+pub mod executor;
+mod flush;
+mod iscsi;
+mod multipath;
+mod real;
+mod recording;
+mod sysfs;
+
+pub use dry_run::DryRun;
+pub use error::ActError;
+pub use executor::{
+    Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks, execute_plan,
+};
+pub use real::{Real, Tools};
+pub use recording::{Recorded, Recording};
+pub use sysfs::Sysfs;
+
+use crate::reconcile::{Action, PathRef};
+
+/// What an action did. Every action is idempotent: finding the goal already
+/// reached (a device already gone, a session already there) is success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing needed doing.
+    AlreadyConverged,
+    /// The system was changed.
+    Changed,
+}
+
+/// Carries out single actions. `Sync` because the executor deletes a LUN's
+/// paths in parallel.
+pub trait Actuator: Sync {
+    /// Carries out one action. `DeletePaths` deletes its paths one after
+    /// another here; the executor calls `delete_path` in parallel instead.
+    fn execute(&self, action: &Action) -> Result<Outcome, ActError>;
+
+    /// Deletes one path (compare-and-delete).
+    fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError>;
+
+    /// Whether this actuator only pretends (reports say "would change").
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+}
+
+/// Runs a `DeletePaths` through `delete_path`, one by one: the fallback for
+/// actuators executing it outside the executor.
+pub(crate) fn delete_sequentially<A: Actuator + ?Sized>(
+    a: &A,
+    paths: &[PathRef],
+) -> Result<Outcome, ActError> {
+    let mut out = Outcome::AlreadyConverged;
+    for p in paths {
+        if a.delete_path(p)? == Outcome::Changed {
+            out = Outcome::Changed;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

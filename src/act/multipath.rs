@@ -1,0 +1,101 @@
+//! multipath operations: flush (remove) a map by its real name, build a map
+//! for a LUN, and switch a dead map to `fail_if_no_path`.
+//!
+//! No `multipathd del map` fallback after the flush retries give up: both end
+//! in the same device-mapper remove, which fails the same way while the map
+//! is open, and a fallback would only hide the real error. A map multipathd
+//! re-creates after a successful flush is seen in the next pass.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::Wwid;
+use crate::reconcile::MapRef;
+
+use super::Outcome;
+use super::cmd::{self, Program};
+use super::error::ActError;
+use super::sysfs::Sysfs;
+
+/// `multipath` and `dmsetup`, resolved.
+#[derive(Debug, Clone)]
+pub struct Multipath {
+    /// `multipath`.
+    pub multipath: Program,
+    /// `dmsetup`.
+    pub dmsetup: Program,
+    /// Per command.
+    pub timeout: Duration,
+}
+
+impl Multipath {
+    /// One `multipath -f <name>`, after checking `dm-N` is still this map
+    /// (name and uuid). The executor retries "map in use" (see
+    /// `act::executor`), so the retry policy is one piece of code that the
+    /// recording actuator can exercise.
+    pub fn flush(&self, sys: &Sysfs, map: &MapRef) -> Result<Outcome, ActError> {
+        match sys.map_matches(map)? {
+            None => return Ok(Outcome::AlreadyConverged),
+            Some(false) => return Err(changed_map("flush", map)),
+            Some(true) => {}
+        }
+        cmd::run(&self.multipath, &["-f", map.name.as_str()], self.timeout).map_err(|source| {
+            ActError::Command {
+                what: format!("flush multipath map {} ({})", map.name, map.kernel_name),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(Outcome::Changed)
+    }
+
+    /// `multipath <dev>/<path>`: build (or update) the map for the LUN behind
+    /// `path`. Already under a multipath map is `AlreadyConverged`.
+    pub fn add(
+        &self,
+        sys: &Sysfs,
+        dev_root: &std::path::Path,
+        wwid: &Wwid,
+        path: &str,
+    ) -> Result<Outcome, ActError> {
+        if sys.has_multipath_holder(path) {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        let node: PathBuf = dev_root.join(path);
+        cmd::run(&self.multipath, &[&node.to_string_lossy()], self.timeout).map_err(|source| {
+            ActError::Command {
+                what: format!("create the multipath map for {wwid} from {path}"),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(Outcome::Changed)
+    }
+
+    /// `dmsetup message <name> 0 fail_if_no_path`: queued I/O fails instead
+    /// of hanging the flush. Data in the queue is lost (hence `force` only).
+    pub fn disable_queueing(&self, sys: &Sysfs, map: &MapRef) -> Result<Outcome, ActError> {
+        match sys.map_matches(map)? {
+            None => return Ok(Outcome::AlreadyConverged),
+            Some(false) => return Err(changed_map("disable queueing on", map)),
+            Some(true) => {}
+        }
+        cmd::run(
+            &self.dmsetup,
+            &["message", map.name.as_str(), "0", "fail_if_no_path"],
+            self.timeout,
+        )
+        .map_err(|source| ActError::Command {
+            what: format!("disable queueing on map {}", map.name),
+            source: Box::new(source),
+        })?;
+        Ok(Outcome::Changed)
+    }
+}
+
+fn changed_map(what: &str, map: &MapRef) -> ActError {
+    ActError::Changed {
+        what: format!("{what} multipath map {} ({})", map.name, map.kernel_name),
+        field: "dm name/uuid",
+        expected: format!("{} {}", map.name, map.uuid.as_deref().unwrap_or("-")),
+        found: "another map".into(),
+    }
+}

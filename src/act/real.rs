@@ -1,0 +1,129 @@
+//! `Real`: the actuator that changes the system, through the injectable
+//! roots and the command runner.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::model::Hctl;
+use crate::observe::Roots;
+use crate::reconcile::{Action, PathRef};
+
+use super::cmd::{CmdError, Program, SEARCH_DIRS};
+use super::error::ActError;
+use super::iscsi::Iscsiadm;
+use super::multipath::Multipath;
+use super::sysfs::Sysfs;
+use super::{Actuator, Outcome, delete_sequentially, flush};
+
+/// The external programs, resolved once. A missing one only fails the
+/// actions that need it (a host without open-iscsi can still remove
+/// scsi_debug or FC LUNs).
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// `iscsiadm`, if installed.
+    pub iscsiadm: Option<Program>,
+    /// `multipath`, if installed.
+    pub multipath: Option<Program>,
+    /// `dmsetup`, if installed.
+    pub dmsetup: Option<Program>,
+    /// Per-command timeout.
+    pub timeout: Duration,
+}
+
+impl Tools {
+    /// Looks each program up in `cmd::SEARCH_DIRS`.
+    pub fn discover(timeout: Duration) -> Self {
+        let find = |n: &str| Program::find(n, SEARCH_DIRS).ok();
+        Self {
+            iscsiadm: find("iscsiadm"),
+            multipath: find("multipath"),
+            dmsetup: find("dmsetup"),
+            timeout,
+        }
+    }
+}
+
+/// The real actuator.
+#[derive(Debug, Clone)]
+pub struct Real {
+    sys: Sysfs,
+    dev_root: PathBuf,
+    tools: Tools,
+}
+
+impl Real {
+    /// Acts on the system under `roots` with `tools`.
+    pub fn new(roots: &Roots, tools: Tools) -> Self {
+        Self {
+            sys: Sysfs::new(&roots.sys),
+            dev_root: roots.dev.clone(),
+            tools,
+        }
+    }
+
+    fn need(p: &Option<Program>, name: &str, what: &str) -> Result<Program, ActError> {
+        p.clone().ok_or_else(|| ActError::Command {
+            what: what.to_owned(),
+            source: Box::new(CmdError::NotFound {
+                program: name.to_owned(),
+                searched: SEARCH_DIRS.join(":"),
+            }),
+        })
+    }
+
+    fn iscsiadm(&self, what: &str) -> Result<Iscsiadm, ActError> {
+        Ok(Iscsiadm {
+            program: Self::need(&self.tools.iscsiadm, "iscsiadm", what)?,
+            timeout: self.tools.timeout,
+        })
+    }
+
+    fn multipath(&self, what: &str) -> Result<Multipath, ActError> {
+        Ok(Multipath {
+            multipath: Self::need(&self.tools.multipath, "multipath", what)?,
+            dmsetup: Self::need(&self.tools.dmsetup, "dmsetup", what)?,
+            timeout: self.tools.timeout,
+        })
+    }
+}
+
+impl Actuator for Real {
+    fn execute(&self, action: &Action) -> Result<Outcome, ActError> {
+        let what = action.to_string();
+        match action {
+            Action::Login { target, portal } => self.iscsiadm(&what)?.login(target, portal),
+            Action::Logout { target, portal } => self.iscsiadm(&what)?.logout(target, portal),
+            Action::DeleteNode { target, portal } => {
+                self.iscsiadm(&what)?.delete_node(target, portal)
+            }
+            Action::ScanLun {
+                target,
+                host,
+                channel,
+                target_id,
+                lun,
+            } => self
+                .sys
+                .scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            Action::MultipathAdd { wwid, path } => {
+                self.multipath(&what)?
+                    .add(&self.sys, &self.dev_root, wwid, path)
+            }
+            Action::DisableQueueing { map } => {
+                self.multipath(&what)?.disable_queueing(&self.sys, map)
+            }
+            Action::FlushBuffers { name, dev } => flush::flush_buffers(&self.dev_root, name, *dev),
+            Action::FlushMap { map, .. } => self.multipath(&what)?.flush(&self.sys, map),
+            Action::DeletePaths { paths, .. } => delete_sequentially(self, paths),
+            Action::WaitGone {
+                paths,
+                map,
+                timeout,
+            } => self.sys.wait_gone(paths, map.as_deref(), *timeout),
+        }
+    }
+
+    fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError> {
+        self.sys.delete_path(path)
+    }
+}

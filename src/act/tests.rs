@@ -1,0 +1,487 @@
+//! Actuator and executor tests: the real actuator against fake sysfs trees
+//! and stand-in scripts for the external programs; the executor's rules
+//! against the recording actuator.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::model::{DevT, Hctl, Iqn, Portal};
+use crate::reconcile::{Action, FlushPolicy, GroupId, MapRef, OnFailure, PathRef, Plan, Step};
+use crate::testing::{EXAMPLE_TARGET, EXAMPLE_WWID, FakeTree, example};
+
+use super::cmd::Program;
+use super::*;
+
+fn tools(dir: &Path, script: &str) -> Tools {
+    let path = dir.join("tool.sh");
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho \"$0 $*\" >> {}/calls\n{script}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let p = Some(Program::at(&path));
+    Tools {
+        iscsiadm: p.clone(),
+        multipath: p.clone(),
+        dmsetup: p,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn calls(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_once(' ').map_or("", |x| x.1).to_owned())
+        .collect()
+}
+
+fn sdb() -> PathRef {
+    PathRef {
+        hctl: Hctl::new(3, 0, 0, 1),
+        wwid: EXAMPLE_WWID.parse().unwrap(),
+        block: Some("sdb".into()),
+        dev: Some(DevT::new(8, 16)),
+    }
+}
+
+fn delete_attr(t: &FakeTree) -> String {
+    let p = t
+        .dir()
+        .join("sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/delete");
+    fs::read_to_string(p).unwrap()
+}
+
+fn real(t: &FakeTree, tools: Tools) -> Real {
+    Real::new(&t.roots(), tools)
+}
+
+fn no_tools() -> Tools {
+    Tools {
+        iscsiadm: None,
+        multipath: None,
+        dmsetup: None,
+        timeout: Duration::from_secs(1),
+    }
+}
+
+#[test]
+fn delete_writes_1_after_verifying_wwid_and_dev_t() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let out = real(&t, no_tools()).delete_path(&sdb()).unwrap();
+    assert_eq!(out, Outcome::Changed);
+    assert_eq!(delete_attr(&t), "1");
+}
+
+#[test]
+fn compare_and_delete_refuses_a_lun_that_changed_under_the_plan() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, no_tools());
+    let mut other = sdb();
+    other.wwid = "naa.6001405ffffffffffffffffffffffff0".parse().unwrap();
+    let err = a.delete_path(&other).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "refusing to delete SCSI device 3:0:0:1: WWID is now naa.6001405abcdef0123456789abcdef012, planned for naa.6001405ffffffffffffffffffffffff0"
+        ),
+        "{err}"
+    );
+    let mut moved = sdb();
+    moved.dev = Some(DevT::new(8, 99));
+    let err = a.delete_path(&moved).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("dev_t is now sdb 8:16, planned for sdb 8:99"),
+        "{err}"
+    );
+    assert_eq!(delete_attr(&t), "", "nothing written");
+}
+
+#[test]
+fn deleting_a_device_already_gone_is_already_converged() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let mut gone = sdb();
+    gone.hctl = Hctl::new(3, 0, 0, 7);
+    assert_eq!(
+        real(&t, no_tools()).delete_path(&gone).unwrap(),
+        Outcome::AlreadyConverged
+    );
+}
+
+#[test]
+fn blocked_path_is_not_written() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    t.write("class/scsi_device/3:0:0:1/device/state", "blocked\n")
+        .unwrap();
+    let err = real(&t, no_tools()).delete_path(&sdb()).unwrap_err();
+    assert!(matches!(err, ActError::Blocked(_)), "{err}");
+    assert_eq!(delete_attr(&t), "");
+}
+
+#[test]
+fn scan_writes_exactly_c_t_l_to_the_sessions_host() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, no_tools());
+    let target: Iqn = EXAMPLE_TARGET.parse().unwrap();
+    let scan = |host: u32, lun: u64| Action::ScanLun {
+        target: target.clone(),
+        host,
+        channel: 0,
+        target_id: 0,
+        lun,
+    };
+    assert_eq!(a.execute(&scan(3, 2)).unwrap(), Outcome::Changed);
+    let written = fs::read_to_string(
+        t.dir()
+            .join("sys/devices/platform/host3/scsi_host/host3/scan"),
+    )
+    .unwrap();
+    assert_eq!(written, "0 0 2");
+    // Present already: nothing to do.
+    assert_eq!(a.execute(&scan(3, 1)).unwrap(), Outcome::AlreadyConverged);
+    // Host 2 is scsi_debug, not a session of the target: refused.
+    let wrong = scan(2, 2);
+    let err = a.execute(&wrong).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("host's target is now no iSCSI session"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_gone_reports_what_is_still_there() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, no_tools());
+    let wait = |paths: Vec<Hctl>, map: Option<&str>| Action::WaitGone {
+        paths,
+        map: map.map(str::to_owned),
+        timeout: Duration::from_millis(150),
+    };
+    assert_eq!(
+        a.execute(&wait(vec![Hctl::new(3, 0, 0, 9)], Some("dm-9")))
+            .unwrap(),
+        Outcome::AlreadyConverged
+    );
+    let err = a
+        .execute(&wait(vec![Hctl::new(3, 0, 0, 1)], Some("dm-0")))
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("3:0:0:1, dm-0 still present"),
+        "{err}"
+    );
+}
+
+fn mpatha() -> MapRef {
+    MapRef {
+        name: "mpatha".parse().unwrap(),
+        kernel_name: "dm-0".into(),
+        uuid: Some("mpath-36001405abcdef0123456789abcdef012".into()),
+        dev: Some(DevT::new(253, 0)),
+    }
+}
+
+#[test]
+fn map_flush_runs_multipath_f_with_the_real_name_after_verifying_uuid() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path().join("root")).unwrap();
+    let a = real(&t, tools(d.path(), "exit 0"));
+    let flush = Action::FlushMap {
+        map: mpatha(),
+        retry: FlushPolicy::default(),
+    };
+    assert_eq!(a.execute(&flush).unwrap(), Outcome::Changed);
+    assert_eq!(calls(d.path()), ["-f mpatha"]);
+    let mut other = mpatha();
+    other.uuid = Some("mpath-3other".into());
+    let err = a
+        .execute(&Action::FlushMap {
+            map: other,
+            retry: FlushPolicy::default(),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("dm name/uuid"), "{err}");
+    assert_eq!(calls(d.path()).len(), 1, "no second multipath run");
+}
+
+#[test]
+fn map_in_use_from_multipath_is_retried_then_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path().join("root")).unwrap();
+    let a = real(&t, tools(d.path(), "echo 'mpatha: map in use' >&2; exit 1"));
+    let plan = one_step_plan(Action::FlushMap {
+        map: mpatha(),
+        retry: FlushPolicy {
+            retries: 2,
+            backoff: Duration::from_millis(5),
+            timeout: Duration::from_secs(10),
+        },
+    });
+    let report = execute_plan(&plan, &a, &NoJournal, &TargetLocks::default());
+    assert_eq!(calls(d.path()).len(), 3);
+    let StepResult::Failed { error, .. } = &report.steps[0].result else {
+        panic!("{report}")
+    };
+    assert!(
+        error.starts_with("multipath map mpatha still in use after 3 attempts"),
+        "{error}"
+    );
+}
+
+#[test]
+fn login_sets_manual_scan_before_logging_in_and_session_exists_is_converged() {
+    let d = tempfile::tempdir().unwrap();
+    let t = FakeTree::new(d.path().join("root")).unwrap();
+    let a = real(
+        &t,
+        tools(d.path(), "case \"$*\" in *--login*) exit 15;; esac"),
+    );
+    let login = Action::Login {
+        target: EXAMPLE_TARGET.parse().unwrap(),
+        portal: "[2001:db8::10]:3260".parse::<Portal>().unwrap(),
+    };
+    assert_eq!(a.execute(&login).unwrap(), Outcome::AlreadyConverged);
+    let node = format!("-m node -T {EXAMPLE_TARGET} -p [2001:db8::10]:3260");
+    assert_eq!(
+        calls(d.path()),
+        [
+            format!("{node} -o new"),
+            format!("{node} -o update -n node.session.scan -v manual"),
+            format!("{node} --login"),
+        ]
+    );
+}
+
+#[test]
+fn logout_of_a_missing_session_is_converged_other_errors_carry_stderr() {
+    let d = tempfile::tempdir().unwrap();
+    let t = FakeTree::new(d.path().join("root")).unwrap();
+    let logout = Action::Logout {
+        target: EXAMPLE_TARGET.parse().unwrap(),
+        portal: "192.0.2.10".parse().unwrap(),
+    };
+    let a = real(&t, tools(d.path(), "exit 21"));
+    assert_eq!(a.execute(&logout).unwrap(), Outcome::AlreadyConverged);
+    let a = real(
+        &t,
+        tools(d.path(), "echo 'iscsiadm: timed out' >&2; exit 8"),
+    );
+    let err = a.execute(&logout).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "failed to log out of {EXAMPLE_TARGET} at 192.0.2.10:3260: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("failed with exit status: 8: iscsiadm: timed out"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_tool_fails_only_the_actions_that_need_it() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, no_tools());
+    let err = a
+        .execute(&Action::DeleteNode {
+            target: EXAMPLE_TARGET.parse().unwrap(),
+            portal: "192.0.2.10".parse().unwrap(),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("iscsiadm not found"), "{err}");
+    assert_eq!(a.delete_path(&sdb()).unwrap(), Outcome::Changed);
+}
+
+fn step(action: Action, group: u32, needs: &[u32], on_failure: OnFailure) -> Step {
+    Step {
+        targets: action.target().cloned().into_iter().collect(),
+        action,
+        reason: "test".into(),
+        on_failure,
+        group: GroupId(group),
+        needs: needs.iter().map(|g| GroupId(*g)).collect(),
+    }
+}
+
+fn one_step_plan(action: Action) -> Plan {
+    Plan {
+        steps: vec![step(action, 1, &[], OnFailure::Stop)],
+        ..Plan::default()
+    }
+}
+
+/// A removal (group 1) and the logout that needs it (group 2).
+fn removal_plan(rule: OnFailure) -> Plan {
+    let target: Iqn = EXAMPLE_TARGET.parse().unwrap();
+    let portal: Portal = "192.0.2.10".parse().unwrap();
+    let mut second = sdb();
+    second.hctl = Hctl::new(4, 0, 0, 1);
+    Plan {
+        steps: vec![
+            step(
+                Action::FlushMap {
+                    map: mpatha(),
+                    retry: FlushPolicy {
+                        retries: 3,
+                        backoff: Duration::from_millis(1),
+                        timeout: Duration::from_secs(5),
+                    },
+                },
+                1,
+                &[],
+                rule,
+            ),
+            step(
+                Action::DeletePaths {
+                    map: Some("mpatha".parse().unwrap()),
+                    paths: vec![sdb(), second],
+                },
+                1,
+                &[],
+                OnFailure::Stop,
+            ),
+            step(Action::Logout { target, portal }, 2, &[1], OnFailure::Stop),
+        ],
+        ..Plan::default()
+    }
+}
+
+#[test]
+fn map_in_use_twice_then_free_is_retried_to_success() {
+    let rec = Recording::new();
+    rec.fail("flush_map", 2, "mpatha: map in use");
+    let report = execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &rec,
+        &NoJournal,
+        &TargetLocks::default(),
+    );
+    assert!(report.ok(), "{report}");
+    let kinds: Vec<&str> = rec.actions().iter().map(Action::kind).collect();
+    assert_eq!(kinds, ["flush_map", "flush_map", "flush_map", "logout"]);
+    // Both paths deleted (in parallel) between the flush and the logout.
+    assert_eq!(rec.calls().len(), 6);
+}
+
+#[test]
+fn flush_failure_stops_the_removal_and_its_logout_unless_forced() {
+    let rec = Recording::new();
+    rec.fail("flush_map", 1, "multipath: I/O error");
+    let report = execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &rec,
+        &NoJournal,
+        &TargetLocks::default(),
+    );
+    assert_eq!(rec.calls().len(), 1, "no delete, no logout");
+    assert_eq!(
+        report.summary(),
+        "0 changed, 0 already converged, 1 failed, 2 skipped"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("[skipped: needs group 1 which failed] logout"),
+        "{report}"
+    );
+
+    let rec = Recording::new();
+    rec.fail("flush_map", 1, "multipath: I/O error");
+    let report = execute_plan(
+        &removal_plan(OnFailure::Continue),
+        &rec,
+        &NoJournal,
+        &TargetLocks::default(),
+    );
+    assert_eq!(
+        report.summary(),
+        "2 changed, 0 already converged, 1 failed, 0 skipped"
+    );
+}
+
+#[test]
+fn one_failed_path_delete_stops_the_logout() {
+    let rec = Recording::new();
+    rec.fail_when(
+        |c| matches!(c, Recorded::DeletePath(p) if p.hctl.host == 4),
+        1,
+        "permission denied",
+    );
+    let report = execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &rec,
+        &NoJournal,
+        &TargetLocks::default(),
+    );
+    assert!(matches!(
+        report.steps[1].result,
+        StepResult::Failed { stopped: true, .. }
+    ));
+    assert!(matches!(report.steps[2].result, StepResult::Skipped { .. }));
+}
+
+#[test]
+fn journal_sees_intent_before_and_outcome_after_each_step() {
+    let events = Mutex::new(Vec::new());
+    let journal = |e: &JournalEvent<'_>| {
+        let line = match e {
+            JournalEvent::Intent { index, .. } => format!("intent {index}"),
+            JournalEvent::Outcome { index, result, .. } => format!("outcome {index} {result}"),
+        };
+        events.lock().unwrap().push(line);
+    };
+    let rec = Recording::new();
+    execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &rec,
+        &journal,
+        &TargetLocks::default(),
+    );
+    assert_eq!(
+        events.into_inner().unwrap(),
+        [
+            "intent 0",
+            "outcome 0 changed",
+            "intent 1",
+            "outcome 1 changed",
+            "intent 2",
+            "outcome 2 changed"
+        ]
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing_and_says_would() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let dry = DryRun::new();
+    let report = execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &dry,
+        &NoJournal,
+        &TargetLocks::default(),
+    );
+    assert_eq!(delete_attr(&t), "");
+    assert!(
+        report
+            .to_string()
+            .starts_with("[would change] flush map mpatha (dm-0): test"),
+        "{report}"
+    );
+    assert_eq!(dry.lines().len(), 4);
+}

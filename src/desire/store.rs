@@ -1,0 +1,131 @@
+//! `Store`: what lunguard must remember across restarts — the last good
+//! desired state, when each unwanted device was first seen, the targets it has
+//! attached and not yet fully detached, and the action journal.
+//!
+//! A narrow trait of our own so the daemon and the planner's wiring do not
+//! depend on sled, and tests use `MemoryStore`. Writes that a crash must not
+//! lose (desired state, journal) are durable when the call returns.
+
+mod journal;
+mod memory;
+mod sled_store;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+pub use journal::{HISTORY_LIMIT, Intent, JournalEntry, JournalId, Outcome, OutcomeRecord};
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use super::DesiredState;
+use crate::model::Iqn;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (normally the daemon) has the database open; sled is
+    /// single-process.
+    #[error(
+        "the database {path} is in use by another process: the daemon holds it; use the control socket (or stop lunguard.service before opening the database directly)"
+    )]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// The database directory or its lock file could not be created/opened.
+    #[error("cannot open the database {path}: {source}")]
+    Io {
+        /// The database directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// sled failed.
+    #[error("database {op} failed: {source}")]
+    Sled {
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        source: sled::Error,
+    },
+    /// A stored value does not decode (written by an incompatible version, or
+    /// damaged).
+    #[error("database entry {key} cannot be decoded: {source}")]
+    Decode {
+        /// Which entry.
+        key: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// A value could not be serialized (a bug: our types always serialize).
+    #[error("cannot encode {what} for the database: {source}")]
+    Encode {
+        /// What was being written.
+        what: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The database was written by an incompatible lunguard.
+    #[error(
+        "database {path} has schema {found}, this lunguard understands {expected}; move it aside to start afresh"
+    )]
+    Schema {
+        /// The database directory.
+        path: PathBuf,
+        /// What it says.
+        found: String,
+        /// What we write.
+        expected: &'static str,
+    },
+    /// `record_outcome` for an id with no intent.
+    #[error("journal entry {0} does not exist")]
+    NoSuchEntry(JournalId),
+}
+
+/// Persistent memory of the daemon. All methods are safe to call from several
+/// threads.
+pub trait Store: Send + Sync {
+    /// The last good desired state, if one was ever stored.
+    fn desired(&self) -> Result<Option<DesiredState>, StoreError>;
+
+    /// Replaces the desired state (durable on return).
+    fn set_desired(&self, state: &DesiredState) -> Result<(), StoreError>;
+
+    /// When the unwanted device `key` (e.g. `"3:0:0:1 naa.6001…"`) was first
+    /// seen: records `now` if it was not known. The grace period counts from
+    /// the returned time. Not flushed: losing it in a crash only restarts the
+    /// grace period, which errs on the safe side.
+    fn first_seen(&self, key: &str, now: SystemTime) -> Result<SystemTime, StoreError>;
+
+    /// Forgets `key` (the device is gone, or is wanted again).
+    fn forget_seen(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every remembered first-seen time, by key.
+    fn seen(&self) -> Result<Vec<(String, SystemTime)>, StoreError>;
+
+    /// Remembers that lunguard attached (logged in to) `target`, so it stays in
+    /// scope until fully detached even after its attachments are deleted
+    /// (durable on return).
+    fn claim_target(&self, target: &Iqn) -> Result<(), StoreError>;
+
+    /// Forgets `target` once it is fully detached and logged out.
+    fn release_target(&self, target: &Iqn) -> Result<(), StoreError>;
+
+    /// Every claimed target.
+    fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError>;
+
+    /// Writes an intent before acting on it; durable on return, so after a
+    /// crash `intents_without_outcome` shows what may have been half done.
+    fn record_intent(&self, intent: &Intent) -> Result<JournalId, StoreError>;
+
+    /// Writes the outcome of an intent; durable on return.
+    fn record_outcome(&self, id: JournalId, outcome: &OutcomeRecord) -> Result<(), StoreError>;
+
+    /// Intents with no outcome, oldest first: after a crash, the keys to
+    /// reconcile first (the plan is recomputed; the intent says only where).
+    fn intents_without_outcome(&self) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// The newest `limit` journal entries, newest first. The journal keeps at
+    /// most [`HISTORY_LIMIT`] finished entries.
+    fn history(&self, limit: usize) -> Result<Vec<JournalEntry>, StoreError>;
+}

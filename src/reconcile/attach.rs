@@ -1,0 +1,188 @@
+//! Rules 1 and 2: for each attachment, what is converged and what is
+//! missing, and the narrow actions that add the missing parts (login with
+//! manual scan, one-LUN scan, multipath map). Pure; no IO.
+
+use crate::model::{Attachment, ScsiDeviceState};
+use crate::observe::{DmKind, IscsiSession, ScsiDevice, Snapshot};
+
+use super::action::Action;
+use super::finding::{Finding, FindingKind, Subject};
+
+/// The actions one attachment needs and its findings.
+#[derive(Debug, Default)]
+pub(crate) struct AttachPlan {
+    pub logins: Vec<Action>,
+    pub scans: Vec<Action>,
+    pub multipath: Vec<Action>,
+    pub findings: Vec<Finding>,
+}
+
+fn session_for<'a>(
+    observed: &'a Snapshot,
+    att: &Attachment,
+    portal: &crate::model::Portal,
+) -> Option<&'a IscsiSession> {
+    observed
+        .iscsi_sessions
+        .iter()
+        .find(|s| s.target.as_ref() == Some(&att.target) && s.portal().as_ref() == Some(portal))
+}
+
+/// Channel and target id to scan on a session's host: those of a device
+/// already on the session, else 0:0 (iscsi_tcp gives each session its own
+/// host with one target, id 0).
+fn channel_target(observed: &Snapshot, sid: u32) -> (u32, u32) {
+    observed
+        .devices
+        .iter()
+        .find(|d| d.iscsi_session == Some(sid))
+        .map_or((0, 0), |d| (d.hctl.channel, d.hctl.target))
+}
+
+/// Plans one attachment. `excluded` attachments (target excluded by scope)
+/// only get a finding.
+pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) -> AttachPlan {
+    let mut out = AttachPlan::default();
+    let me = Some(att.name.clone());
+    if excluded {
+        out.findings.push(Finding {
+            subject: Subject::Attachment {
+                name: att.name.clone(),
+            },
+            attachment: me,
+            kind: FindingKind::Refused {
+                why: format!("target {} is excluded by the configured scope", att.target),
+            },
+        });
+        return out;
+    }
+    let mut missing: Vec<String> = Vec::new();
+    let mut degraded: Vec<String> = Vec::new();
+    let mut good: Vec<&ScsiDevice> = Vec::new();
+    for portal in &att.portals {
+        let Some(s) = session_for(observed, att, portal) else {
+            missing.push(format!("session to {portal}"));
+            out.logins.push(Action::Login {
+                target: att.target.clone(),
+                portal: *portal,
+            });
+            continue;
+        };
+        if s.state.as_deref() != Some("LOGGED_IN") {
+            degraded.push(format!(
+                "session{} to {portal} is {}",
+                s.id,
+                s.state.as_deref().unwrap_or("in an unknown state")
+            ));
+            continue;
+        }
+        let Some(host) = s.host else {
+            degraded.push(format!("session{} has no SCSI host", s.id));
+            continue;
+        };
+        let dev = observed
+            .devices
+            .iter()
+            .find(|d| d.iscsi_session == Some(s.id) && d.hctl.lun == att.lun);
+        let Some(dev) = dev else {
+            missing.push(format!("LUN {} on host{host}", att.lun));
+            let (channel, target_id) = channel_target(observed, s.id);
+            out.scans.push(Action::ScanLun {
+                target: att.target.clone(),
+                host,
+                channel,
+                target_id,
+                lun: att.lun,
+            });
+            continue;
+        };
+        match (&att.wwid, &dev.wwid) {
+            (Some(e), Some(f)) if e != f => {
+                // The WrongWwid finding and its removal come from `remove`.
+                missing.push(format!("{} holds another LUN ({f})", dev.hctl));
+                continue;
+            }
+            (Some(_), None) => {
+                degraded.push(format!("{} has no readable WWID to confirm it", dev.hctl))
+            }
+            _ => {}
+        }
+        let kind = match &dev.state {
+            Some(ScsiDeviceState::Running) | None => FindingKind::Converged,
+            Some(st) => {
+                degraded.push(format!("{} is {st}", dev.hctl));
+                FindingKind::Degraded {
+                    why: format!("device state is {st}"),
+                }
+            }
+        };
+        out.findings.push(Finding {
+            subject: Subject::Path { hctl: dev.hctl },
+            attachment: me.clone(),
+            kind,
+        });
+        good.push(dev);
+    }
+    if att.multipath {
+        multipath(observed, att, &good, &mut out, &mut missing, &mut degraded);
+    }
+    let kind = if !missing.is_empty() {
+        FindingKind::Missing {
+            what: missing.join(", "),
+        }
+    } else if !degraded.is_empty() {
+        FindingKind::Degraded {
+            why: degraded.join(", "),
+        }
+    } else {
+        FindingKind::Converged
+    };
+    out.findings.push(Finding {
+        subject: Subject::Attachment {
+            name: att.name.clone(),
+        },
+        attachment: me,
+        kind,
+    });
+    out
+}
+
+fn multipath(
+    observed: &Snapshot,
+    att: &Attachment,
+    good: &[&ScsiDevice],
+    out: &mut AttachPlan,
+    missing: &mut Vec<String>,
+    degraded: &mut Vec<String>,
+) {
+    let blocks: Vec<&str> = good
+        .iter()
+        .filter_map(|d| d.block.as_ref().map(|b| b.name.as_str()))
+        .collect();
+    let map = observed.dm_devices.iter().find(|m| {
+        m.kind == DmKind::Multipath && m.slaves.iter().any(|s| blocks.contains(&s.as_str()))
+    });
+    match map {
+        Some(m) => {
+            if m.suspended == Some(true) {
+                degraded.push(format!("map {} is suspended", m.kernel_name));
+            }
+            if let Some(name) = &m.name {
+                out.findings.push(Finding {
+                    subject: Subject::Map { name: name.clone() },
+                    attachment: Some(att.name.clone()),
+                    kind: FindingKind::Converged,
+                });
+            }
+        }
+        None => {
+            missing.push("multipath map".into());
+            let first = good
+                .iter()
+                .find_map(|d| Some((d.wwid.clone()?, d.block.as_ref()?.name.clone())));
+            if let Some((wwid, path)) = first {
+                out.multipath.push(Action::MultipathAdd { wwid, path });
+            }
+        }
+    }
+}

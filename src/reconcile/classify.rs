@@ -1,0 +1,352 @@
+//! Classification of observed devices: in scope or not, intended or not,
+//! grouped into LUNs (a multipath map with its paths, or a lone path), and
+//! the use signals that forbid removing one. Pure functions of the inputs;
+//! no IO.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Attachment, Iqn, OnUnexpected, Portal, Wwid};
+use crate::observe::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
+
+use super::context::{Context, DeviceKey, PathState};
+use super::policy::Policy;
+
+/// What the desired state says about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// Declared by attachment `attachments[.0]`.
+    Intended(usize),
+    /// At a declared address but with another WWID: not ours.
+    WrongWwid {
+        /// Index of the attachment whose address it occupies.
+        attachment: usize,
+        /// Declared WWID.
+        expected: Wwid,
+        /// Found WWID.
+        found: Wwid,
+    },
+    /// Nothing declares it.
+    Unwanted,
+}
+
+/// One observed path with what the planner concluded about it.
+#[derive(Debug, Clone)]
+pub(crate) struct PathView<'a> {
+    pub dev: &'a ScsiDevice,
+    pub target: Option<&'a Iqn>,
+    /// `Some(why)` when in scope.
+    pub scope: Option<String>,
+    pub intent: Intent,
+}
+
+impl PathView<'_> {
+    pub(crate) fn key(&self) -> DeviceKey {
+        DeviceKey::Path {
+            hctl: self.dev.hctl,
+            wwid: self.dev.wwid.clone(),
+        }
+    }
+
+    pub(crate) fn block_name(&self) -> Option<&str> {
+        self.dev.block.as_ref().map(|b| b.name.as_str())
+    }
+}
+
+/// A LUN as observed: a multipath map and the paths below it, a lone path,
+/// or a map whose paths are all gone.
+#[derive(Debug, Clone)]
+pub(crate) struct Lun<'a> {
+    pub paths: Vec<PathView<'a>>,
+    pub map: Option<&'a DmDevice>,
+    /// Whether the whole LUN is in scope: every path in scope and every slave
+    /// of the map a known in-scope path; a path-less map only if it was first
+    /// seen while in scope.
+    pub in_scope: bool,
+}
+
+impl Lun<'_> {
+    pub(crate) fn keys(&self) -> Vec<DeviceKey> {
+        let mut keys: Vec<DeviceKey> = self.paths.iter().map(PathView::key).collect();
+        if let Some(name) = self.map.and_then(|m| m.name.clone()) {
+            keys.push(DeviceKey::Map { name });
+        }
+        keys
+    }
+
+    pub(crate) fn is_intended(&self) -> bool {
+        self.paths
+            .iter()
+            .any(|p| matches!(p.intent, Intent::Intended(_)))
+    }
+
+    /// The targets of the paths (deduplicated, sorted).
+    pub(crate) fn targets(&self) -> Vec<&Iqn> {
+        let mut t: Vec<&Iqn> = self.paths.iter().filter_map(|p| p.target).collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    /// A map whose slaves are all failed or missing (rule 4).
+    pub(crate) fn map_is_dead(&self, ctx: &Context) -> bool {
+        self.map.is_some_and(|m| {
+            m.slaves
+                .iter()
+                .all(|s| ctx.path_states.get(s) == Some(&PathState::Failed))
+        })
+    }
+}
+
+/// Why `target` is in scope, or `None` (exclusions win).
+pub(crate) fn target_scope(
+    target: &Iqn,
+    desired: &[Attachment],
+    policy: &Policy,
+    ctx: &Context,
+) -> Option<String> {
+    if policy.scope.excludes_target(target) {
+        None
+    } else if desired.iter().any(|a| &a.target == target) {
+        Some(format!("target {target} is declared"))
+    } else if ctx.known_targets.contains(target) {
+        Some(format!("target {target} was attached by lunguard"))
+    } else if policy.scope.includes_target(target) {
+        Some(format!("target {target} matches the configured scope"))
+    } else {
+        None
+    }
+}
+
+fn path_scope(
+    dev: &ScsiDevice,
+    session: Option<&IscsiSession>,
+    observed: &Snapshot,
+    desired: &[Attachment],
+    policy: &Policy,
+    ctx: &Context,
+) -> Option<String> {
+    if dev
+        .wwid
+        .as_ref()
+        .is_some_and(|w| policy.scope.excludes_wwid(w))
+    {
+        return None;
+    }
+    if dev.iscsi_session.is_some() {
+        // Under an iSCSI session: scope is by target only.
+        return target_scope(session?.target.as_ref()?, desired, policy, ctx);
+    }
+    let host = observed.host(dev.hctl.host)?;
+    if host.transport == HostTransport::Iscsi {
+        return None; // an iSCSI host device we cannot tie to a session
+    }
+    let proc_name = host.proc_name.as_deref()?;
+    policy
+        .scope
+        .includes_proc_name(proc_name)
+        .then(|| format!("host{} ({proc_name}) is in scope", dev.hctl.host))
+}
+
+fn intent(
+    dev: &ScsiDevice,
+    target: Option<&Iqn>,
+    portal: Option<Portal>,
+    desired: &[Attachment],
+) -> Intent {
+    let Some(target) = target else {
+        return Intent::Unwanted;
+    };
+    let found = desired.iter().position(|a| {
+        &a.target == target
+            && a.lun == dev.hctl.lun
+            // A session whose portal could not be read matches any portal:
+            // missing information must never make a device look unwanted.
+            && portal.is_none_or(|p| a.portals.contains(&p))
+    });
+    let Some(i) = found else {
+        return Intent::Unwanted;
+    };
+    match (&desired[i].wwid, &dev.wwid) {
+        (Some(expected), Some(found)) if expected != found => Intent::WrongWwid {
+            attachment: i,
+            expected: expected.clone(),
+            found: found.clone(),
+        },
+        _ => Intent::Intended(i),
+    }
+}
+
+/// Every observed SCSI device and multipath map, grouped into LUNs.
+pub(crate) fn luns<'a>(
+    desired: &[Attachment],
+    observed: &'a Snapshot,
+    policy: &Policy,
+    ctx: &Context,
+) -> Vec<Lun<'a>> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Key<'k> {
+        Map(&'k str),
+        Wwid(&'k Wwid),
+        Alone(crate::model::Hctl),
+    }
+    let mut groups: BTreeMap<Key<'a>, Lun<'a>> = BTreeMap::new();
+    for dev in &observed.devices {
+        let session = dev
+            .iscsi_session
+            .and_then(|id| observed.iscsi_sessions.iter().find(|s| s.id == id));
+        let target = session.and_then(|s| s.target.as_ref());
+        let portal = session.and_then(IscsiSession::portal);
+        let view = PathView {
+            dev,
+            target,
+            scope: path_scope(dev, session, observed, desired, policy, ctx),
+            intent: intent(dev, target, portal, desired),
+        };
+        let map = view.block_name().and_then(|b| multipath_over(observed, b));
+        let key = match (map, &dev.wwid) {
+            (Some(m), _) => Key::Map(m.kernel_name.as_str()),
+            (None, Some(w)) => Key::Wwid(w),
+            (None, None) => Key::Alone(dev.hctl),
+        };
+        groups
+            .entry(key)
+            .or_insert_with(|| Lun {
+                paths: Vec::new(),
+                map,
+                in_scope: true,
+            })
+            .paths
+            .push(view);
+    }
+    for m in observed
+        .dm_devices
+        .iter()
+        .filter(|m| m.kind == DmKind::Multipath)
+    {
+        groups.entry(Key::Map(&m.kernel_name)).or_insert(Lun {
+            paths: Vec::new(),
+            map: Some(m),
+            in_scope: true,
+        });
+    }
+    let mut out: Vec<Lun<'a>> = groups.into_values().collect();
+    for lun in &mut out {
+        lun.in_scope = lun_in_scope(lun, ctx);
+    }
+    out
+}
+
+fn lun_in_scope(lun: &Lun<'_>, ctx: &Context) -> bool {
+    let paths_ok = lun.paths.iter().all(|p| p.scope.is_some());
+    match lun.map {
+        None => !lun.paths.is_empty() && paths_ok,
+        Some(m) if m.slaves.is_empty() && lun.paths.is_empty() => {
+            m.name.as_ref().is_some_and(|n| {
+                ctx.first_seen
+                    .contains_key(&DeviceKey::Map { name: n.clone() })
+            })
+        }
+        Some(m) => {
+            paths_ok
+                && !lun.paths.is_empty()
+                && m.slaves
+                    .iter()
+                    .all(|s| lun.paths.iter().any(|p| p.block_name() == Some(s)))
+        }
+    }
+}
+
+/// The multipath map with `block` among its slaves.
+fn multipath_over<'a>(observed: &'a Snapshot, block: &str) -> Option<&'a DmDevice> {
+    observed
+        .dm_devices
+        .iter()
+        .find(|d| d.kind == DmKind::Multipath && d.slaves.iter().any(|s| s == block))
+}
+
+/// Every signal that `paths` (and `map`, if it goes too) are in use. For a
+/// multipathed path, an open `sdX` is not a signal (multipathd's checker
+/// holds every path open); holders other than the map, mounts and swaps are.
+///
+/// `map` is the map that goes with the paths (its own uses count); `own_map`
+/// is the kernel name of the paths' map, whose hold on them is expected even
+/// when the map stays (one path of a declared LUN is removed).
+pub(crate) fn uses(
+    paths: &[&PathView<'_>],
+    map: Option<&DmDevice>,
+    own_map: Option<&str>,
+    observed: &Snapshot,
+    ctx: &Context,
+) -> Vec<String> {
+    let mut why = Vec::new();
+    let map_kname = own_map;
+    if let Some(m) = map {
+        let name = m
+            .name
+            .as_ref()
+            .map_or(m.kernel_name.clone(), ToString::to_string);
+        for h in &m.holders {
+            why.push(format!("map {name} is held by {h}"));
+        }
+        if let Some(dev) = m.dev {
+            for mnt in observed.mounts_of(dev) {
+                why.push(format!("map {name} is mounted at {}", mnt.mount_point));
+            }
+            for s in observed.swaps_of(dev) {
+                why.push(format!("map {name} is swap ({})", s.filename));
+            }
+        }
+        if let Some(n) = m.name.as_ref().and_then(|n| ctx.open_counts.get(n))
+            && *n > 0
+        {
+            why.push(format!("map {name} has open count {n}"));
+        }
+    }
+    for p in paths {
+        let Some(b) = &p.dev.block else { continue };
+        for h in b.holders.iter().filter(|h| Some(h.as_str()) != map_kname) {
+            why.push(format!("{} is held by {h}", b.name));
+        }
+        let devs = b
+            .dev
+            .iter()
+            .map(|d| (b.name.as_str(), *d, b.holders.as_slice()))
+            .chain(b.partitions.iter().filter_map(|part| {
+                part.dev
+                    .map(|d| (part.name.as_str(), d, part.holders.as_slice()))
+            }));
+        for (name, dev, holders) in devs {
+            if name != b.name {
+                for h in holders {
+                    why.push(format!("{name} is held by {h}"));
+                }
+            }
+            for mnt in observed.mounts_of(dev) {
+                why.push(format!("{name} is mounted at {}", mnt.mount_point));
+            }
+            for s in observed.swaps_of(dev) {
+                why.push(format!("{name} is swap ({})", s.filename));
+            }
+        }
+    }
+    why
+}
+
+/// The effective `on_unexpected` and `force` for devices on `targets`: the
+/// first attachment on one of them that overrides wins, else the policy.
+pub(crate) fn overrides(
+    targets: &[&Iqn],
+    desired: &[Attachment],
+    policy: &Policy,
+) -> (OnUnexpected, bool) {
+    let on = desired.iter().filter(|a| targets.contains(&&a.target));
+    let on_unexpected = on
+        .clone()
+        .find_map(|a| a.policy.on_unexpected)
+        .unwrap_or(policy.on_unexpected);
+    let force = on
+        .clone()
+        .find_map(|a| a.policy.force)
+        .unwrap_or(policy.force);
+    (on_unexpected, force)
+}

@@ -1,0 +1,23 @@
+//! The planner: from desired state (`Attachment`s), an observed `Snapshot`,
+//! a `Policy` and a `Context` to a `Plan` of `Action`s and `Finding`s.
+//!
+//! Pure: nothing in this module reads or writes files, runs programs or
+//! reads the clock. Everything it knows comes in as arguments, so the whole
+//! decision logic is tested with hand-built snapshots and recorded fixtures.
+//! The rules are in docs/planner.md.
+
+mod action;
+mod attach;
+mod classify;
+mod context;
+mod finding;
+mod plan;
+mod policy;
+mod remove;
+mod sessions;
+
+pub use action::{Action, GroupId, MapRef, OnFailure, PathRef, Step};
+pub use context::{Context, DeviceKey, DeviceKeyError, PathState};
+pub use finding::{Finding, FindingKind, Subject};
+pub use plan::{Plan, plan};
+pub use policy::{FlushPolicy, Policy, Scope, glob};

@@ -1,0 +1,187 @@
+//! `plan()`: from desired state, a snapshot, the policy and the context to
+//! an ordered `Plan` of steps plus findings. Pure: no IO, no clock (the time
+//! is `Context::now`).
+//!
+//! Order of the steps: removals (one group per LUN), then logouts (each
+//! needing the removals of its session's LUNs), then logins, one-LUN scans
+//! and multipath maps. Removing first means a LUN at a declared address
+//! with the wrong WWID is gone before anything could scan its address again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Attachment, Hctl, Iqn};
+use crate::observe::Snapshot;
+
+use super::action::{Action, GroupId, OnFailure, Step};
+use super::attach;
+use super::context::{Context, DeviceKey};
+use super::finding::{Finding, FindingKind, Subject};
+use super::policy::Policy;
+use super::remove::{self, Candidate, Env};
+use super::sessions;
+
+/// What to do, and what was concluded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Steps in execution order.
+    pub steps: Vec<Step>,
+    /// Conclusions per attachment, device, map and session.
+    pub findings: Vec<Finding>,
+    /// In-scope devices, maps and sessions not in `Context::first_seen`: the
+    /// caller records them as first seen at `Context::now`.
+    pub newly_seen: Vec<DeviceKey>,
+    /// Keys in `Context::first_seen` no longer observed in scope: the caller
+    /// forgets them, so a device that comes back starts a new grace period.
+    pub forgotten: Vec<DeviceKey>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Findings about `subject`.
+    pub fn findings_for<'a>(&'a self, subject: &'a Subject) -> impl Iterator<Item = &'a Finding> {
+        self.findings.iter().filter(move |f| &f.subject == subject)
+    }
+}
+
+impl fmt::Display for Plan {
+    /// One line per step, as `lunguard plan` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.steps {
+            writeln!(f, "{s}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    steps: Vec<Step>,
+    next: u32,
+}
+
+impl Builder {
+    fn group(&mut self) -> GroupId {
+        self.next += 1;
+        GroupId(self.next)
+    }
+
+    fn push(
+        &mut self,
+        group: (GroupId, &[Iqn]),
+        needs: &[GroupId],
+        action: Action,
+        reason: &str,
+        on_failure: OnFailure,
+    ) {
+        self.steps.push(Step {
+            action,
+            reason: reason.to_owned(),
+            on_failure,
+            group: group.0,
+            needs: needs.to_vec(),
+            targets: group.1.to_vec(),
+        });
+    }
+}
+
+/// Plans one reconcile pass. See docs/planner.md for the rules.
+pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &Context) -> Plan {
+    let env = Env {
+        desired,
+        observed,
+        policy,
+        ctx,
+    };
+    let mut findings = Vec::new();
+    let mut seen: BTreeSet<DeviceKey> = BTreeSet::new();
+    let luns = super::classify::luns(desired, observed, policy, ctx);
+
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for lun in luns.iter().filter(|l| l.in_scope) {
+        seen.extend(lun.keys());
+        if let Some(c) = remove::unwanted(&env, lun, &mut findings) {
+            candidates.push(c);
+        }
+    }
+
+    let mut b = Builder::default();
+    let mut removed: BTreeMap<Hctl, GroupId> = BTreeMap::new();
+    let tripped = candidates.len() > policy.blast_radius;
+    if tripped {
+        findings.push(Finding {
+            subject: Subject::Plan,
+            attachment: None,
+            kind: FindingKind::BlastRadius {
+                count: candidates.len(),
+                limit: policy.blast_radius,
+            },
+        });
+    } else {
+        for c in candidates {
+            let g = b.group();
+            for (action, rule) in c.steps {
+                b.push((g, &c.targets), &[], action, &c.reason, rule);
+            }
+            removed.extend(c.removes.into_iter().map(|h| (h, g)));
+        }
+    }
+
+    let logouts = sessions::logouts(&env, &removed, &mut seen, &mut findings);
+    if !tripped {
+        for l in logouts {
+            let g = b.group();
+            for a in l.actions {
+                let t: Vec<Iqn> = a.target().cloned().into_iter().collect();
+                b.push((g, &t), &l.needs, a, &l.reason, OnFailure::Stop);
+            }
+        }
+    }
+
+    let mut attach_steps: Vec<(Action, String)> = Vec::new();
+    let (mut logins, mut scans, mut maps) = (Vec::new(), Vec::new(), Vec::new());
+    for att in desired {
+        let excluded = policy.scope.excludes_target(&att.target);
+        let p = attach::attachment(observed, att, excluded);
+        let why = |a: Action| (a, format!("declared by {}", att.name));
+        logins.extend(p.logins.into_iter().map(why));
+        scans.extend(p.scans.into_iter().map(why));
+        maps.extend(p.multipath.into_iter().map(why));
+        findings.extend(p.findings);
+    }
+    for (a, r) in logins.into_iter().chain(scans).chain(maps) {
+        // Two attachments on one target and portal need one login.
+        if !attach_steps.iter().any(|(x, _)| x == &a) {
+            attach_steps.push((a, r));
+        }
+    }
+    for (a, r) in attach_steps {
+        let g = b.group();
+        let t: Vec<Iqn> = a.target().cloned().into_iter().collect();
+        b.push((g, &t), &[], a, &r, OnFailure::Stop);
+    }
+
+    let newly_seen = seen
+        .iter()
+        .filter(|k| !ctx.first_seen.contains_key(k))
+        .cloned()
+        .collect();
+    let forgotten = ctx
+        .first_seen
+        .keys()
+        .filter(|k| !seen.contains(k))
+        .cloned()
+        .collect();
+    Plan {
+        steps: b.steps,
+        findings,
+        newly_seen,
+        forgotten,
+    }
+}

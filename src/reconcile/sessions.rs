@@ -1,0 +1,129 @@
+//! Rule 5: an in-scope session with no declared LUN and no device left
+//! after this plan's removals is logged out and its node record deleted.
+//! Pure; no IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::model::{Hctl, Iqn, Portal};
+
+use super::action::{Action, GroupId};
+use super::classify;
+use super::context::DeviceKey;
+use super::finding::{Finding, FindingKind, Subject};
+use super::remove::Env;
+
+/// A planned logout: actions, reason and the removal groups it waits for.
+#[derive(Debug)]
+pub(crate) struct Logout {
+    pub actions: Vec<Action>,
+    pub reason: String,
+    pub needs: Vec<GroupId>,
+}
+
+/// Logouts for every unwanted in-scope session whose devices all go in this
+/// plan. `removed` maps each path being deleted to its removal's group.
+pub(crate) fn logouts(
+    env: &Env<'_>,
+    removed: &BTreeMap<Hctl, GroupId>,
+    seen: &mut BTreeSet<DeviceKey>,
+    findings: &mut Vec<Finding>,
+) -> Vec<Logout> {
+    let mut done: BTreeSet<(Iqn, Portal)> = BTreeSet::new();
+    let mut out = Vec::new();
+    for s in &env.observed.iscsi_sessions {
+        let (Some(target), Some(portal)) = (s.target.as_ref(), s.portal()) else {
+            continue;
+        };
+        let Some(scope) = classify::target_scope(target, env.desired, env.policy, env.ctx) else {
+            continue;
+        };
+        let key = DeviceKey::Session {
+            target: target.clone(),
+            portal,
+        };
+        seen.insert(key.clone());
+        let wanted = env
+            .desired
+            .iter()
+            .any(|a| &a.target == target && a.portals.contains(&portal));
+        if wanted || done.contains(&(target.clone(), portal)) {
+            continue;
+        }
+        let subject = Subject::Session {
+            target: target.clone(),
+            portal,
+        };
+        let devices: Vec<Hctl> = env
+            .observed
+            .devices
+            .iter()
+            .filter(|d| d.iscsi_session == Some(s.id))
+            .map(|d| d.hctl)
+            .collect();
+        if let Some(kept) = devices.iter().find(|h| !removed.contains_key(h)) {
+            findings.push(Finding {
+                subject,
+                attachment: None,
+                kind: FindingKind::Unwanted {
+                    why: format!("{scope}, no declared LUN on this portal"),
+                    action: format!("logout once its LUNs are gone ({kept} remains)"),
+                },
+            });
+            continue;
+        }
+        let intent_removed = env.ctx.known_targets.contains(target)
+            && !env.desired.iter().any(|a| &a.target == target);
+        // An empty session may be another tool's attach in flight (login
+        // done, scan next): give it the grace period unless its intent was removed.
+        if devices.is_empty() && !intent_removed {
+            let first = env.ctx.first_seen.get(&key).copied().unwrap_or(env.ctx.now);
+            let elapsed = env.ctx.now.duration_since(first).unwrap_or(Duration::ZERO);
+            if elapsed < env.policy.grace {
+                findings.push(Finding {
+                    subject,
+                    attachment: None,
+                    kind: FindingKind::WaitingForGrace {
+                        remaining_secs: (env.policy.grace - elapsed).as_secs().max(1),
+                    },
+                });
+                continue;
+            }
+        }
+        done.insert((target.clone(), portal));
+        let reason = if intent_removed {
+            format!("intent removed: no attachment left for {target}")
+        } else {
+            format!("unwanted, in scope ({scope}), no declared LUN and no device left")
+        };
+        findings.push(Finding {
+            subject,
+            attachment: None,
+            kind: FindingKind::Unwanted {
+                why: reason.clone(),
+                action: "logout and delete node record".into(),
+            },
+        });
+        let mut needs: Vec<GroupId> = devices
+            .iter()
+            .filter_map(|h| removed.get(h).copied())
+            .collect();
+        needs.sort();
+        needs.dedup();
+        out.push(Logout {
+            actions: vec![
+                Action::Logout {
+                    target: target.clone(),
+                    portal,
+                },
+                Action::DeleteNode {
+                    target: target.clone(),
+                    portal,
+                },
+            ],
+            reason,
+            needs,
+        });
+    }
+    out
+}

@@ -1,0 +1,478 @@
+//! One table-style test per reconcile rule (DESIGN.md "Reconcile rules"),
+//! each named after the bug it pins, over hand-built snapshots.
+
+mod planner_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use lunguard::model::{DevT, OnUnexpected};
+use lunguard::reconcile::{
+    Action, DeviceKey, FindingKind, OnFailure, PathState, Policy, Scope, Subject, plan,
+};
+use planner_support::*;
+
+#[test]
+fn converged_host_yields_an_empty_plan() {
+    let t = two_portal_mpath(3);
+    let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &ctx());
+    assert!(p.is_empty(), "{p}");
+    for l in 0..3 {
+        let subject = Subject::Attachment {
+            name: format!("vol{l}"),
+        };
+        let f: Vec<_> = p.findings_for(&subject).collect();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::Converged);
+    }
+}
+
+#[test]
+fn missing_session_logs_in_with_manual_scan_and_no_scan_yet() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(0));
+    let desired = vec![att("vol0", T1, &[P1, P2], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(kinds(&p), ["login"]);
+    assert_eq!(
+        lines(&p)[0],
+        format!("login {T1} at {P2} (node.session.scan=manual): declared by vol0")
+    );
+}
+
+#[test]
+fn missing_lun_is_scanned_by_exact_address_never_broadly() {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0));
+    let desired = vec![
+        att("vol0", T1, &[P1], 0, None, false),
+        att("vol2", T1, &[P1], 2, None, false),
+    ];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(p.steps.len(), 1, "{p}");
+    match &p.steps[0].action {
+        Action::ScanLun {
+            host,
+            channel,
+            target_id,
+            lun,
+            ..
+        } => assert_eq!((*host, *channel, *target_id, *lun), (3, 0, 0, 2)),
+        other => panic!("expected a one-LUN scan, got {other}"),
+    }
+    let line = p.to_string();
+    assert!(line.contains("\"0 0 2\" > host3/scan"), "{line}");
+    assert!(!line.contains("- - -"), "{line}");
+}
+
+#[test]
+fn multipath_intended_without_a_map_asks_multipath_to_build_it() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .session(2, 1, T1, P2)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(0))
+        .disk("1:0:0:0", Some(2), "sdb", &wwid(0));
+    let p = plan(&declared(&[0]), &t.snap, &no_grace(), &ctx());
+    assert_eq!(kinds(&p), ["multipath_add"]);
+    let vol0 = Subject::Attachment {
+        name: "vol0".into(),
+    };
+    let f: Vec<_> = p.findings_for(&vol0).collect();
+    assert_eq!(
+        f[0].kind,
+        FindingKind::Missing {
+            what: "multipath map".into()
+        }
+    );
+}
+
+#[test]
+fn rescan_readded_lun_is_removed_with_its_map() {
+    // The os-brick race: a broad rescan brought LUN 2 back after its detach.
+    let t = two_portal_mpath(3);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &ctx());
+    assert_eq!(
+        kinds(&p),
+        [
+            "flush_buffers",
+            "flush_buffers",
+            "flush_buffers",
+            "flush_map",
+            "delete_paths",
+            "wait_gone"
+        ],
+        "{p}"
+    );
+    assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")]);
+    assert_eq!(flushed(&p), [mpath_id(2).parse().unwrap()]);
+    let all = lines(&p);
+    assert_eq!(
+        all[4],
+        format!(
+            "remove 0:0:0:2 (sde), 1:0:0:2 (sdf) of map {} ({}): unwanted, in scope (target {T1} is declared), no intent",
+            mpath_id(2),
+            wwid(2)
+        )
+    );
+    // Compare-and-delete: the WWID and dev_t of each path travel with it.
+    let Action::DeletePaths { paths, .. } = &p.steps[4].action else {
+        panic!()
+    };
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.wwid.to_string() == wwid(2) && p.dev.is_some())
+    );
+    assert!(p.steps.iter().all(|s| s.on_failure == OnFailure::Stop));
+}
+
+#[test]
+fn wrong_wwid_at_declared_address_is_not_ours_and_removed() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(9));
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("0:0:0:0")]);
+    assert!(!kinds(&p).contains(&"scan_lun"), "never scan over it: {p}");
+    assert!(p.findings.iter().any(|f| matches!(
+        &f.kind,
+        FindingKind::WrongWwid { expected, found }
+            if expected.to_string() == wwid(0) && found.to_string() == wwid(9)
+    ) && f.attachment.as_deref() == Some("vol0")));
+    assert!(lines(&p)[1].contains("not ours"), "{p}");
+}
+
+#[test]
+fn unwanted_lun_in_use_is_alerted_never_removed() {
+    type Setup = fn(&mut Topo, &mut lunguard::reconcile::Context);
+    let cases: [(&str, Setup); 4] = [
+        ("mounted", |t, _| {
+            t.mount(DevT::new(254, 2), "/srv");
+        }),
+        ("held", |t, _| t.map_mut("dm-2").holders.push("dm-9".into())),
+        ("open", |_, c| {
+            c.open_counts.insert(mpath_id(2).parse().unwrap(), 1);
+        }),
+        ("path mounted", |t, _| {
+            let dev = t.device_mut("1:0:0:2").block.as_ref().unwrap().dev.unwrap();
+            t.mount(dev, "/mnt");
+        }),
+    ];
+    for (name, setup) in cases {
+        let mut t = two_portal_mpath(3);
+        let mut c = ctx();
+        setup(&mut t, &mut c);
+        let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+        assert!(p.is_empty(), "{name}: {p}");
+        assert!(
+            p.findings
+                .iter()
+                .any(|f| matches!(f.kind, FindingKind::InUse { .. })),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn multipathd_holding_every_sdx_is_not_a_use_signal() {
+    // Paths are held by their own map only; an open count of 0 is reported.
+    let t = two_portal_mpath(1);
+    let mut c = ctx();
+    c.open_counts.insert(mpath_id(0).parse().unwrap(), 0);
+    let p = plan(&[], &t.snap, &no_grace(), &{
+        c.known_targets.insert(T1.parse().unwrap());
+        c
+    });
+    assert_eq!(deleted(&p).len(), 2, "{p}");
+}
+
+#[test]
+fn fresh_unwanted_lun_waits_for_grace_and_is_reported_as_newly_seen() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::from_secs(60),
+        ..Policy::default()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") }
+                && f.kind == FindingKind::WaitingForGrace { remaining_secs: 60 })
+    );
+    let key = DeviceKey::Path {
+        hctl: h("0:0:0:2"),
+        wwid: Some(wwid(2).parse().unwrap()),
+    };
+    assert!(p.newly_seen.contains(&key));
+    // 61 s later, with the keys persisted, it goes.
+    let mut c = ctx();
+    c.now += Duration::from_secs(61);
+    for k in &p.newly_seen {
+        c.first_seen.insert(k.clone(), ctx().now);
+    }
+    c.first_seen.insert(
+        DeviceKey::Map {
+            name: "gone".parse().unwrap(),
+        },
+        ctx().now,
+    );
+    let p2 = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    assert_eq!(deleted(&p2), [h("0:0:0:2"), h("1:0:0:2")]);
+    assert!(p2.newly_seen.is_empty());
+    assert_eq!(
+        p2.forgotten,
+        [DeviceKey::Map {
+            name: "gone".parse().unwrap()
+        }]
+    );
+}
+
+#[test]
+fn root_disk_out_of_scope_is_never_touched() {
+    let mut t = two_portal_mpath(1);
+    t.host(5, "ahci")
+        .disk("5:0:0:0", None, "sdz", "t10.ATA     Samsung SSD");
+    let root = t.device_mut("5:0:0:0").block.as_ref().unwrap().dev.unwrap();
+    t.mount(root, "/");
+    // A foreign target nobody declared, with a map over it.
+    t.session(9, 9, OTHER, "192.0.2.9:3260")
+        .disk("9:0:0:0", Some(9), "sdy", &wwid(7))
+        .map(7, "mpathz", &mpath_id(7), &["sdy"]);
+    let policy = Policy {
+        grace: Duration::ZERO,
+        scope: Scope {
+            proc_names: vec!["scsi_debug".into()],
+            ..Scope::default()
+        },
+        ..Policy::default()
+    };
+    let p = plan(&declared(&[0]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    assert!(p.findings.iter().all(|f| match &f.subject {
+        Subject::Path { hctl } => hctl.host < 5,
+        Subject::Map { name } => name.as_str() != "mpathz",
+        Subject::Session { target, .. } => target.as_str() != OTHER,
+        _ => true,
+    }));
+}
+
+#[test]
+fn map_over_an_out_of_scope_path_is_never_touched() {
+    // One path via a declared target, one via a foreign one: same WWID, one map.
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .session(9, 9, OTHER, "192.0.2.9:3260")
+        .disk("0:0:0:4", Some(1), "sda", &wwid(4))
+        .disk("9:0:0:4", Some(9), "sdb", &wwid(4))
+        .map(4, "mpatha", &mpath_id(4), &["sda", "sdb"]);
+    let desired = vec![att("vol0", T1, &[P1], 0, None, false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert!(deleted(&p).is_empty() && flushed(&p).is_empty(), "{p}");
+}
+
+#[test]
+fn dead_map_is_flushed_without_blkflsbuf_and_force_disables_queueing() {
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.path_states.insert("sde".into(), PathState::Failed);
+    c.path_states.insert("sdf".into(), PathState::Failed);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert_eq!(kinds(&p), ["flush_map", "delete_paths", "wait_gone"], "{p}");
+    assert!(lines(&p)[0].contains("all paths failed or gone"), "{p}");
+    let forced = Policy {
+        force: true,
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &forced, &c);
+    assert_eq!(
+        kinds(&p),
+        ["disable_queueing", "flush_map", "delete_paths", "wait_gone"]
+    );
+    assert_eq!(p.steps[1].on_failure, OnFailure::Continue);
+}
+
+#[test]
+fn map_with_all_slaves_gone_is_removed_only_if_first_seen_in_scope() {
+    let mut t = two_portal_mpath(1);
+    t.map(5, "mpathq", &mpath_id(5), &[]);
+    let p = plan(&declared(&[0]), &t.snap, &no_grace(), &ctx());
+    assert!(p.is_empty(), "unknown map: never touched: {p}");
+    let mut c = ctx();
+    c.first_seen.insert(
+        DeviceKey::Map {
+            name: "mpathq".parse().unwrap(),
+        },
+        now(),
+    );
+    let p = plan(&declared(&[0]), &t.snap, &no_grace(), &c);
+    assert_eq!(kinds(&p), ["flush_map", "wait_gone"], "{p}");
+}
+
+#[test]
+fn session_left_empty_is_logged_out_after_its_luns_go() {
+    // P2 is no longer declared: its path of LUN 0 goes, then the session.
+    let t = two_portal_mpath(1);
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), true)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(
+        kinds(&p),
+        [
+            "flush_buffers",
+            "delete_paths",
+            "wait_gone",
+            "logout",
+            "delete_node"
+        ],
+        "{p}"
+    );
+    assert_eq!(
+        deleted(&p),
+        [h("1:0:0:0")],
+        "only the undeclared portal's path"
+    );
+    assert!(
+        flushed(&p).is_empty(),
+        "the map stays: LUN 0 is still declared"
+    );
+    let removal = p.steps[1].group;
+    assert_eq!(p.steps[3].needs, [removal]);
+    assert_eq!(
+        lines(&p)[4],
+        format!(
+            "delete node record {T1} at {P2}: unwanted, in scope (target {T1} is declared), no declared LUN and no device left"
+        )
+    );
+}
+
+#[test]
+fn emptied_state_detaches_known_targets_without_grace() {
+    let t = two_portal_mpath(2);
+    let mut c = ctx();
+    c.known_targets.insert(T1.parse().unwrap());
+    let policy = Policy {
+        grace: Duration::from_secs(3600),
+        on_unexpected: OnUnexpected::Alert,
+        ..Policy::default()
+    };
+    let p = plan(&[], &t.snap, &policy, &c);
+    assert_eq!(deleted(&p).len(), 4, "{p}");
+    assert_eq!(kinds(&p).iter().filter(|k| **k == "logout").count(), 2);
+    assert!(lines(&p)[0].contains("intent removed"), "{p}");
+}
+
+#[test]
+fn more_unwanted_than_blast_radius_removes_nothing() {
+    let t = two_portal_mpath(4);
+    let policy = Policy {
+        blast_radius: 2,
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::BlastRadius { count: 3, limit: 2 })
+    );
+    let policy = Policy {
+        blast_radius: 3,
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0]), &t.snap, &policy, &ctx());
+    assert_eq!(flushed(&p).len(), 3);
+}
+
+#[test]
+fn blocked_path_is_refused_not_deleted() {
+    let mut t = two_portal_mpath(3);
+    t.device_mut("1:0:0:2").state = Some("blocked".parse().unwrap());
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &ctx());
+    assert!(p.is_empty(), "{p}");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| matches!(&f.kind, FindingKind::Refused { why } if why.contains("blocked")))
+    );
+}
+
+#[test]
+fn on_unexpected_alert_only_reports() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        on_unexpected: OnUnexpected::Alert,
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    // A per-attachment override wins over the policy.
+    let mut desired = declared(&[0, 1]);
+    desired[0].policy.on_unexpected = Some(OnUnexpected::Remove);
+    let p = plan(&desired, &t.snap, &policy, &ctx());
+    assert_eq!(deleted(&p).len(), 2);
+}
+
+#[test]
+fn excluded_target_and_wwid_are_never_touched() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        scope: Scope {
+            exclude_wwids: vec![wwid(2).parse().unwrap()],
+            ..Scope::default()
+        },
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    let policy = Policy {
+        scope: Scope {
+            exclude_targets: vec!["iqn.2026-11.test.lunguard:*".into()],
+            ..Scope::default()
+        },
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+}
+
+#[test]
+fn scsi_debug_hosts_are_in_scope_only_by_proc_name() {
+    let mut t = Topo::new();
+    t.host(2, "scsi_debug")
+        .disk("2:0:0:0", None, "sda", "t10.Linux   scsi_debug  2000");
+    assert!(plan(&[], &t.snap, &no_grace(), &ctx()).is_empty());
+    let policy = Policy {
+        scope: Scope {
+            proc_names: vec!["scsi_debug".into()],
+            ..Scope::default()
+        },
+        ..no_grace()
+    };
+    let p = plan(&[], &t.snap, &policy, &ctx());
+    assert_eq!(kinds(&p), ["flush_buffers", "delete_paths", "wait_gone"]);
+}
+
+#[test]
+fn pattern_scoped_empty_session_waits_for_grace_before_logout() {
+    let mut t = Topo::new();
+    t.session(1, 0, T2, P1);
+    let mut policy = Policy::default();
+    policy.scope.targets = vec!["iqn.2026-11.test.lunguard:*".into()];
+    let p = plan(&[], &t.snap, &policy, &ctx());
+    assert!(p.is_empty(), "{p}");
+    let key = DeviceKey::Session {
+        target: T2.parse().unwrap(),
+        portal: P1.parse().unwrap(),
+    };
+    assert_eq!(p.newly_seen, std::slice::from_ref(&key));
+    let mut c = ctx();
+    c.first_seen.insert(key, now() - Duration::from_secs(3600));
+    let p = plan(&[], &t.snap, &policy, &c);
+    assert_eq!(kinds(&p), ["logout", "delete_node"]);
+    let seen: BTreeSet<_> = p.steps.iter().map(|s| s.group).collect();
+    assert_eq!(seen.len(), 1);
+}
