@@ -60,6 +60,81 @@ pub enum Command {
     /// print a summary, or every problem as file:line:column: message.
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
+
+    /// Show what one reconcile pass would do and why: each attachment's state (converged,
+    /// missing, wrong WWID, degraded), each unwanted device (waiting for grace, in use, to be
+    /// removed) and the ordered steps. Changes nothing but the stored desired state.
+    #[command(after_help = EXIT_CODES)]
+    Plan(PlanArgs),
+
+    /// Bring the host to the declared state once: attach missing LUNs (narrowed scans only),
+    /// flush and remove unwanted ones, log out of sessions nobody needs, then print a summary.
+    /// In `mode = "observe"` nothing is changed. The guard loop is `lunguard daemon`.
+    #[command(after_help = EXIT_CODES)]
+    Apply(ApplyArgs),
+}
+
+/// Overrides shared by `plan` and `apply`.
+#[derive(Debug, Args)]
+pub struct EngineOpts {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// State directory instead of the config's state_dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Database directory instead of the config's database (it is single-process: a
+    /// running daemon holds it).
+    #[arg(long, value_name = "DIR")]
+    pub database: Option<PathBuf>,
+
+}
+
+/// Arguments of `lunguard plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Config, state and database overrides.
+    #[command(flatten)]
+    pub engine: EngineOpts,
+
+    /// Plan against a recorded fixture (DIR/sys, DIR/proc) instead of this host.
+    #[arg(long, value_name = "DIR")]
+    pub fixture: Option<PathBuf>,
+
+    /// Print JSON (the plan's steps and findings) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `lunguard apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Config, state and database overrides.
+    #[command(flatten)]
+    pub engine: EngineOpts,
+
+    /// Run until converged (at most a few passes) and exit. Required: the continuous guard
+    /// is `lunguard daemon`.
+    #[arg(long, required = true)]
+    pub once: bool,
+
+    /// Print what would be done; change nothing (the same as `plan`, in apply's format).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl EngineOpts {
+    /// As the engine's overrides.
+    pub fn to_engine_args(&self) -> crate::commands::EngineArgs {
+        crate::commands::EngineArgs {
+            config: self.config.clone(),
+            state_dir: self.state_dir.clone(),
+            database: self.database.clone(),
+            fixture: None,
+        }
+    }
 }
 
 /// Arguments of `lunguard check`.

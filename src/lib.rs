@@ -15,14 +15,19 @@
 //!   `Action`s and findings; no IO.
 //! - [`act`]: carries out actions: the `Actuator` trait (real, dry-run,
 //!   recording), the command runner, and the plan executor.
+//! - [`engine`]: one reconcile pass end to end (reload desired state, observe, inspect,
+//!   plan, execute with the journal), shared by `plan`, `apply --once` and the daemon.
+//! - [`commands`]: the `plan` and `apply` commands (output and exit codes).
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
 //!   (here and, later, the simulated kernel); never used by the daemon itself.
 
 pub mod act;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod desire;
+pub mod engine;
 pub mod model;
 pub mod observe;
 pub mod reconcile;

@@ -32,6 +32,19 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             &args,
             &mut io::stdout().lock(),
         )?),
+        Command::Plan(args) => Ok(lunguard::commands::plan::run(
+            &lunguard::commands::EngineArgs {
+                fixture: args.fixture.clone(),
+                ..args.engine.to_engine_args()
+            },
+            args.json,
+            &mut io::stdout().lock(),
+        )?),
+        Command::Apply(args) => Ok(lunguard::commands::apply::run(
+            &args.engine.to_engine_args(),
+            args.dry_run,
+            &mut io::stdout().lock(),
+        )?),
     }
 }
 

@@ -89,3 +89,108 @@ fn live_status_agrees_with_lsscsi_multipath_and_iscsiadm() {
         "status table shows the mount:\n{text}"
     );
 }
+
+fn read(out: &Path, file: &str) -> String {
+    std::fs::read_to_string(out.join(file)).unwrap_or_else(|e| panic!("{file} from the guest: {e}"))
+}
+
+/// Issue 3, proof 1: the seed race (a detached LUN re-added by a broad rescan). The guest checks
+/// the kernel's state; here the plan must name exactly that LUN and the second plan be empty.
+#[test]
+fn apply_removes_exactly_the_lun_a_broad_rescan_readded() {
+    let out = run_scenario("apply-seed-race.sh");
+    let apply = read(out.path(), "apply.txt");
+    let map = read(out.path(), "leftover-map.txt");
+    assert!(
+        apply.contains(&format!("flush map {}", map.trim())),
+        "{apply}"
+    );
+    assert!(
+        apply.contains("remove 0:0:0:2 (") && apply.contains("1:0:0:2 ("),
+        "{apply}"
+    );
+    for lun in ["0:0:0:0", "0:0:0:1", "0:0:0:3"] {
+        assert!(
+            !apply.contains(&format!("remove {lun}")),
+            "{lun} removed:\n{apply}"
+        );
+    }
+    assert!(apply.contains("0 failed, 0 skipped"), "{apply}");
+    assert!(read(out.path(), "plan-after.txt").contains("plan: nothing to do"));
+}
+
+/// Issue 3, proof 3: with user_friendly_names the leftover map (mpathX) is flushed by that name.
+#[test]
+fn apply_flushes_a_friendly_named_leftover_map_by_its_real_name() {
+    let out = run_scenario("apply-friendly-names.sh");
+    let map = read(out.path(), "leftover-map.txt");
+    let map = map.trim();
+    assert!(map.starts_with("mpath"), "{map}");
+    let apply = read(out.path(), "apply.txt");
+    assert!(
+        apply.contains(&format!("[changed] flush map {map} (dm-")),
+        "{apply}"
+    );
+}
+
+/// Issue 3, proof 2: declared LUNs 2 and 5 of 8 are attached by login (scan = manual) and
+/// narrowed scans only.
+#[test]
+fn apply_attaches_exactly_the_declared_luns_with_narrowed_scans() {
+    let out = run_scenario("apply-attach.sh");
+    let apply = read(out.path(), "apply.txt");
+    assert!(apply.contains("(node.session.scan=manual)"), "{apply}");
+    assert!(
+        !apply.contains("- - -") && !apply.contains("rescan"),
+        "{apply}"
+    );
+    let scans = apply
+        .lines()
+        .filter(|l| l.contains("[changed] scan "))
+        .count();
+    assert_eq!(
+        scans, 4,
+        "one narrowed scan per declared LUN and portal:\n{apply}"
+    );
+    let devices = read(out.path(), "devices.txt");
+    let listed: Vec<&str> = devices.split_whitespace().collect();
+    assert_eq!(listed, ["0:0:0:2", "0:0:0:5", "1:0:0:2", "1:0:0:5"]);
+}
+
+/// Issue 3, proof 4: unwanted but mounted or held open: kept, and the plan says why.
+#[test]
+fn apply_keeps_unwanted_luns_that_are_mounted_or_open() {
+    let out = run_scenario("apply-in-use.sh");
+    let plan = read(out.path(), "plan.txt");
+    assert!(plan.contains("mounted at /mnt/in-use"), "{plan}");
+    assert!(plan.contains("open count 1"), "{plan}");
+    assert!(plan.contains("plan: nothing to do"), "{plan}");
+    let apply = read(out.path(), "apply.txt");
+    assert!(apply.contains("0 changed"), "{apply}");
+}
+
+/// Issue 3, proof 5: removing the attachment flushes, deletes both paths and logs out; the data
+/// written before (buffered, never synced by the writer) is intact after re-attaching.
+#[test]
+fn detach_flushes_removes_and_logs_out_and_data_survives_reattach() {
+    let out = run_scenario("apply-detach.sh");
+    let detach = read(out.path(), "detach.txt");
+    let order: Vec<usize> = [
+        "[changed] flush buffers of dm-",
+        "[changed] flush map ",
+        "[changed] remove ",
+        "[changed] logout ",
+    ]
+    .iter()
+    .map(|s| {
+        detach
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} missing:\n{detach}"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "flush, flush map, remove, logout in order:\n{detach}"
+    );
+    assert!(detach.contains("0 failed, 0 skipped"), "{detach}");
+}

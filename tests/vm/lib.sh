@@ -87,6 +87,12 @@ lio_lun() {
     ln -s "$bs" "$tpg/lun/lun_$l/lio_$l"
     lio_map "$iqn" "$l"
 }
+# lio_wwid IQN LUN: the WWID the kernel will report for that LUN (LIO's NAA 6 designator: the
+# 6001405 prefix, then the unit serial's hex digits, zero-padded to 25).
+lio_wwid() {
+    serial="$(printf '%08x' "$(lio_tid "$1")")$(printf '%04d' "$2")0000feed"
+    echo "naa.6001405${serial}00000"
+}
 lio_map() { # lio_map IQN LUN: export LUN to $INITIATOR
     acl=$CFG/iscsi/$1/tpgt_1/acls/$INITIATOR
     mkdir -p "$acl/lun_$2"

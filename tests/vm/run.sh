@@ -21,6 +21,8 @@ cleanup() { rm -rf "$share"; }
 trap cleanup EXIT
 mkdir -p "$share/bin" "$share/out"
 cp "$scenario" "$share/scenario.sh"
+# Scenarios may share steps: the whole directory is there as /share/scenarios.
+cp -r "$here/scenarios" "$share/scenarios"
 cp "$here/lib.sh" "$share/lib.sh"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
 

@@ -2,6 +2,7 @@
 # cleanly (map flushed, both paths deleted) by another tool, then that tool's broad rescan
 # (echo "- - -" > scan) brings it back because the target still exports it. The state files
 # declare LUNs 0, 1 and 3. `lunguard apply --once` must remove exactly LUN 2's paths and map.
+# With FRIENDLY=1 (apply-friendly-names.sh) multipathd names maps mpathX.
 . /share/lib.sh
 T=iqn.2026-11.test.lunguard:target1
 P1=127.0.0.1:3260 P2=127.0.0.2:3260
@@ -11,7 +12,7 @@ iscsid_up manual
 iscsi_login "$T" "$P1" "$P2"
 scan_luns "$P1" 0 1 2 3
 scan_luns "$P2" 0 1 2 3
-multipathd_up
+multipathd_up ${FRIENDLY:+friendly}
 wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
 h1=$(session_host "$P1") h2=$(session_host "$P2")
 lg_config 0s
@@ -27,7 +28,9 @@ settle
 for h in $h1 $h2; do echo "- - -" >"/sys/class/scsi_host/host$h/scan"; done
 settle
 wait_for 20 sh -c "[ -n \"\$(. /share/lib.sh; map_of $h1:0:0:2)\" ]" || fail "leftover map did not form"
-say "leftover: $(map_of "$h1:0:0:2") over $h1:0:0:2 and $h2:0:0:2"
+leftover=$(map_of "$h1:0:0:2")
+say "leftover: $leftover over $h1:0:0:2 and $h2:0:0:2"
+echo "$leftover" >"$OUT/leftover-map.txt"
 before=$(ls /sys/class/scsi_device | sort | tr '\n' ' ')
 
 lunguard plan --config "$LG_CONF" | tee "$OUT/plan.txt"

@@ -1,0 +1,79 @@
+//! `lunguard apply --once`: run passes until the host converges (or stops making progress), with
+//! a line per action and a summary. In `observe` mode, or with `--dry-run`, nothing is changed.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use super::{CommandError, EngineArgs, engine, render};
+use crate::act::{Actuator, DryRun, Real, Report, Tools};
+use crate::cli::Exit;
+use crate::config::Mode;
+use crate::engine::{MAX_PASSES, PASS_PAUSE};
+
+/// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
+/// left (in use, blast radius, rejected state files); 2: could not run.
+pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit, CommandError> {
+    let engine = engine(args)?;
+    let observe_only = engine.config().mode == Mode::Observe;
+    let dry_run = dry_run || observe_only;
+    let cfg = engine.config();
+    let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
+    let real;
+    let dry;
+    let actuator: &dyn Actuator = if dry_run {
+        dry = DryRun::new();
+        &dry
+    } else {
+        real = Real::new(&cfg.roots.to_roots(), Tools::discover(timeout));
+        &real
+    };
+    if observe_only {
+        writeln!(
+            out,
+            "mode = \"observe\": nothing will be changed (set mode = \"enforce\" in the config to act)"
+        )?;
+    }
+    let mut total = Report::default();
+    let mut rejected = false;
+    let mut attention = false;
+    for pass_no in 1..=MAX_PASSES {
+        let now = SystemTime::now();
+        let pass = engine.prepare(now)?;
+        if pass_no == 1 || matches!(pass.reload, crate::desire::Reload::Kept { .. }) {
+            render::reload(out, &pass.reload)?;
+        }
+        rejected |= matches!(pass.reload, crate::desire::Reload::Kept { .. });
+        let Some(plan) = &pass.plan else {
+            attention = true;
+            break;
+        };
+        if !dry_run {
+            engine.remember(plan, now)?;
+        }
+        attention = render::needs_attention(plan);
+        if plan.steps.is_empty() {
+            if pass_no == 1 {
+                render::plan(out, plan)?;
+            }
+            break;
+        }
+        writeln!(out, "pass {pass_no}:")?;
+        render::plan(out, plan)?;
+        let report = engine.execute(&pass, actuator)?;
+        for s in &report.steps {
+            writeln!(out, "  [{}] {}", s.result, s.line)?;
+        }
+        let progressed = report.counts().0 > 0;
+        total.steps.extend(report.steps);
+        if dry_run || !progressed || !total.ok() {
+            break;
+        }
+        std::thread::sleep(PASS_PAUSE);
+    }
+    writeln!(out, "summary: {}", total.summary())?;
+    Ok(if total.ok() && !attention && !rejected {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}

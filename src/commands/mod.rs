@@ -1,0 +1,77 @@
+//! The `plan` and `apply` commands: build an [`Engine`](crate::engine::Engine) from the command
+//! line, run passes, print what was found and done, and pick the exit code.
+
+pub mod apply;
+pub mod plan;
+mod render;
+
+use std::path::PathBuf;
+
+use crate::config::{self, Config, IfMissing, LoadErrors, Ownership};
+use crate::desire::store::SledStore;
+use crate::engine::{Engine, EngineError, Inspector};
+use crate::observe::Roots;
+
+/// Why a command could not run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The config file is invalid; each error names file:line:column.
+    #[error("invalid config:\n{0}")]
+    Config(LoadErrors),
+    /// The database or another part of the engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Writing the output failed.
+    #[error("writing output: {0}")]
+    Write(#[from] std::io::Error),
+    /// JSON rendering failed.
+    #[error("rendering JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The overrides every engine command takes.
+#[derive(Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--state-dir DIR`.
+    pub state_dir: Option<PathBuf>,
+    /// `--database DIR`.
+    pub database: Option<PathBuf>,
+    /// `--fixture DIR`: observe a recorded tree instead of the config's roots (`plan` only:
+    /// nothing may act on a recording).
+    pub fixture: Option<PathBuf>,
+}
+
+/// Loads the config (with the command line's overrides) and opens the engine.
+pub fn engine(args: &EngineArgs) -> Result<Engine, CommandError> {
+    let ownership = Ownership::for_this_process();
+    let (path, if_missing) = match &args.config {
+        Some(p) => (p.clone(), IfMissing::Error),
+        None => (PathBuf::from(config::DEFAULT_PATH), IfMissing::Defaults),
+    };
+    let mut config: Config =
+        Config::load(&path, if_missing, ownership).map_err(CommandError::Config)?;
+    if let Some(d) = &args.state_dir {
+        config.state_dir = d.clone();
+    }
+    if let Some(d) = &args.database {
+        config.database = d.clone();
+    }
+    let Some(fx) = &args.fixture else {
+        return Ok(Engine::open(config, ownership)?);
+    };
+    // A recorded tree says nothing about this host's device-mapper or multipathd: asking them
+    // would mix two machines' facts, so the inspector knows nothing.
+    let r = Roots::fixture(fx);
+    config.roots.sys = r.sys;
+    config.roots.proc = r.proc;
+    config.roots.dev = r.dev;
+    let store = SledStore::open(&config.database).map_err(EngineError::from)?;
+    Ok(Engine::with_store(
+        config,
+        ownership,
+        Box::new(store),
+        Inspector::none(),
+    ))
+}

@@ -1,0 +1,192 @@
+//! One reconcile pass, end to end, shared by `plan`, `apply --once` and the daemon: reload the
+//! desired state (all-or-nothing; a broken file keeps the last good state), observe the kernel,
+//! gather what the planner needs beyond sysfs (first-seen times, targets we attached, open counts,
+//! multipathd's path states), plan, and — only when asked — execute with the journal.
+//!
+//! The planner stays pure; this module owns the IO around it.
+
+mod inspect;
+mod journal;
+pub mod policy;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use tracing::{info, warn};
+
+pub use inspect::{Inspector, parse_open_counts, parse_path_states};
+pub use journal::StoreJournal;
+
+use crate::act::{Actuator, Report, TargetLocks, execute_plan};
+use crate::config::{Config, Ownership};
+use crate::desire::store::SledStore;
+use crate::desire::{self, Reload, Store, StoreError};
+use crate::model::Iqn;
+use crate::observe::{Snapshot, snapshot};
+use crate::reconcile::{self, Context, DeviceKey, Plan};
+
+/// Why a pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The database could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of preparing a pass.
+#[derive(Debug)]
+pub struct Pass {
+    /// What happened to the desired state (replaced, or kept with errors).
+    pub reload: Reload,
+    /// The kernel's view.
+    pub snapshot: Snapshot,
+    /// What the planner was given besides desired and observed state.
+    pub ctx: Context,
+    /// The plan; `None` when there has never been a good desired state, because an empty one
+    /// would mean "detach everything".
+    pub plan: Option<Plan>,
+}
+
+/// Config + store + the tools that inspect and act.
+pub struct Engine {
+    config: Config,
+    ownership: Ownership,
+    store: Box<dyn Store>,
+    inspector: Inspector,
+    locks: TargetLocks,
+}
+
+impl Engine {
+    /// Opens the config's database (exclusive: a running daemon holds it).
+    pub fn open(config: Config, ownership: Ownership) -> Result<Self, EngineError> {
+        let store = SledStore::open(&config.database)?;
+        let timeout = config.timeouts.multipath;
+        Ok(Self::with_store(
+            config,
+            ownership,
+            Box::new(store),
+            Inspector::discover(timeout),
+        ))
+    }
+
+    /// An engine over a given store and inspector (tests, the simulator).
+    pub fn with_store(
+        config: Config,
+        ownership: Ownership,
+        store: Box<dyn Store>,
+        inspector: Inspector,
+    ) -> Self {
+        Self {
+            config,
+            ownership,
+            store,
+            inspector,
+            locks: TargetLocks::default(),
+        }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Replaces the config (SIGHUP).
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// Reloads desired state, observes and plans. Writes only the desired state (when the load
+    /// is good); first-seen times are persisted by [`Engine::remember`].
+    pub fn prepare(&self, now: SystemTime) -> Result<Pass, EngineError> {
+        let loaded = desire::load_desired(&self.config, self.ownership);
+        let reload = desire::apply_load(self.store(), loaded)?;
+        let snapshot = snapshot(&self.config.roots.to_roots());
+        let ctx = self.context(now)?;
+        let plan = reload.state().map(|state| {
+            let policy = policy::from_config(&self.config);
+            reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+        });
+        Ok(Pass {
+            reload,
+            snapshot,
+            ctx,
+            plan,
+        })
+    }
+
+    fn context(&self, now: SystemTime) -> Result<Context, EngineError> {
+        let mut ctx = Context::at(now);
+        for (key, at) in self.store.seen()? {
+            match key.parse::<DeviceKey>() {
+                Ok(k) => {
+                    ctx.first_seen.insert(k, at);
+                }
+                Err(e) => warn!(error = %e, "ignoring a first-seen record"),
+            }
+        }
+        ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
+        ctx.open_counts = self.inspector.open_counts();
+        ctx.path_states = self.inspector.path_states();
+        Ok(ctx)
+    }
+
+    /// Persists the plan's first-seen bookkeeping: grace periods start at the first pass that
+    /// saw a device, and end when it is gone or wanted again.
+    pub fn remember(&self, plan: &Plan, now: SystemTime) -> Result<(), EngineError> {
+        for k in &plan.newly_seen {
+            self.store.first_seen(&k.to_string(), now)?;
+        }
+        for k in &plan.forgotten {
+            self.store.forget_seen(&k.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Runs the pass's plan through `actuator`, journaling every step, and updates which targets
+    /// lunguard is responsible for: every desired target is claimed before acting (so deleting
+    /// its last attachment still detaches it), and a claimed target that is no longer desired is
+    /// released once no session to it is left.
+    pub fn execute(&self, pass: &Pass, actuator: &dyn Actuator) -> Result<Report, EngineError> {
+        let Some(plan) = &pass.plan else {
+            return Ok(Report::default());
+        };
+        let desired: BTreeSet<&Iqn> = pass
+            .reload
+            .state()
+            .map(|s| s.targets())
+            .unwrap_or_default();
+        if !actuator.is_dry_run() {
+            for t in &desired {
+                self.store.claim_target(t)?;
+            }
+        }
+        let journal = StoreJournal::new(self.store());
+        let report = execute_plan(plan, actuator, &journal, &self.locks);
+        if !actuator.is_dry_run() {
+            let after = snapshot(&self.config.roots.to_roots());
+            for t in &pass.ctx.known_targets {
+                let has_session = after
+                    .iscsi_sessions
+                    .iter()
+                    .any(|s| s.target.as_ref() == Some(t));
+                if !desired.contains(t) && !has_session {
+                    info!(target = %t, "target fully detached: no longer ours");
+                    self.store.release_target(t)?;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// How long `apply --once` lets passes continue: a login is observed by the next pass, whose plan
+/// then scans the LUN, so convergence can take more than one pass.
+pub const MAX_PASSES: usize = 4;
+
+/// Pause between passes, for the kernel and udev to settle what the last pass changed.
+pub const PASS_PAUSE: Duration = Duration::from_millis(500);

@@ -1,0 +1,35 @@
+# Issue 3, proof 4 — in use: two unwanted LUNs, one mounted, one held open by a process. Neither
+# may be removed; the plan says why. The state declares LUNs 0 and 3 only.
+. /share/lib.sh
+T=iqn.2026-11.test.lunguard:target1
+P1=127.0.0.1:3260 P2=127.0.0.2:3260
+lio_up
+lio_target "$T" 4 "$P1" "$P2"
+iscsid_up manual
+iscsi_login "$T" "$P1" "$P2"
+scan_luns "$P1" 0 1 2 3
+scan_luns "$P2" 0 1 2 3
+multipathd_up
+wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
+h1=$(session_host "$P1")
+m1=$(map_of "$h1:0:0:1") m2=$(map_of "$h1:0:0:2")
+modprobe ext4
+run mkfs.ext4 -q "/dev/mapper/$m2"
+mkdir -p /mnt/in-use && run mount "/dev/mapper/$m2" /mnt/in-use
+sleep 100000 <"/dev/mapper/$m1" &
+holder=$!
+lg_config 0s
+for l in 0 3; do lg_attach vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
+before=$(ls /sys/class/scsi_device | tr '\n' ' ')
+lunguard plan --config "$LG_CONF" | tee "$OUT/plan.txt"
+lunguard apply --once --config "$LG_CONF" | tee "$OUT/apply.txt"
+rc_line=$(lunguard apply --once --config "$LG_CONF" >/dev/null; echo $?)
+after=$(ls /sys/class/scsi_device | tr '\n' ' ')
+[ "$before" = "$after" ] || fail "paths changed: before $before after $after"
+[ -e "/dev/mapper/$m1" ] && [ -e "/dev/mapper/$m2" ] || fail "an in-use map was removed"
+grep -q "in use" "$OUT/plan.txt" || fail "plan does not say in use"
+grep -q "/mnt/in-use" "$OUT/plan.txt" || fail "plan does not name the mount point"
+[ "$rc_line" = 1 ] || fail "apply exit status $rc_line, expected 1 (findings)"
+kill "$holder"
+umount /mnt/in-use
+say "in-use LUNs kept; the plan says why"
