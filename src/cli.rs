@@ -72,6 +72,27 @@ pub enum Command {
     /// In `mode = "observe"` nothing is changed. The guard loop is `lunguard daemon`.
     #[command(after_help = EXIT_CODES)]
     Apply(ApplyArgs),
+
+    /// Show the action journal: every intent recorded before acting and its outcome
+    /// (changed, already converged, failed, or none when lunguard stopped mid-action).
+    #[command(after_help = EXIT_CODES)]
+    History(HistoryArgs),
+}
+
+/// Arguments of `lunguard history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Config and database overrides.
+    #[command(flatten)]
+    pub engine: EngineOpts,
+
+    /// How many of the newest entries to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+
+    /// Print JSON (an array of journal entries).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Overrides shared by `plan` and `apply`.
@@ -89,7 +110,6 @@ pub struct EngineOpts {
     /// running daemon holds it).
     #[arg(long, value_name = "DIR")]
     pub database: Option<PathBuf>,
-
 }
 
 /// Arguments of `lunguard plan`.
@@ -176,6 +196,16 @@ pub struct StatusArgs {
     /// Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev.
     #[arg(long, value_name = "DIR")]
     pub fixture: Option<PathBuf>,
+
+    /// Compare with the state files of this config (default /etc/lunguard/lunguard.toml;
+    /// its state directory is used when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Compare with the state files in DIR: each attachment is shown as converged, missing,
+    /// wrong_wwid, degraded (fewer paths than portals), in_use or unwanted.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -17,18 +17,25 @@
 //!   recording), the command runner, and the plan executor.
 //! - [`engine`]: one reconcile pass end to end (reload desired state, observe, inspect,
 //!   plan, execute with the journal), shared by `plan`, `apply --once` and the daemon.
+//! - [`alert`]: findings and action outcomes as journald records with fixed
+//!   `MESSAGE_ID`s (native protocol, stderr fallback, rate limit).
+//! - [`notify`]: `sd_notify` (READY, STATUS, WATCHDOG, STOPPING) and the watchdog interval.
+//! - [`marker`]: the "about to remove" marker file the udev rule tests for.
 //! - [`commands`]: the `plan` and `apply` commands (output and exit codes).
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
 //!   (here and, later, the simulated kernel); never used by the daemon itself.
 
 pub mod act;
+pub mod alert;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod desire;
 pub mod engine;
+pub mod marker;
 pub mod model;
+pub mod notify;
 pub mod observe;
 pub mod reconcile;
 pub mod status;

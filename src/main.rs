@@ -40,6 +40,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             args.json,
             &mut io::stdout().lock(),
         )?),
+        Command::History(args) => Ok(lunguard::commands::history::run(
+            &args.engine.to_engine_args(),
+            args.limit,
+            args.json,
+            &mut io::stdout().lock(),
+        )?),
         Command::Apply(args) => Ok(lunguard::commands::apply::run(
             &args.engine.to_engine_args(),
             args.dry_run,

@@ -1,7 +1,8 @@
-//! The `plan` and `apply` commands: build an [`Engine`](crate::engine::Engine) from the command
+//! The `plan` and `apply` commands: build an [`Engine`] from the command
 //! line, run passes, print what was found and done, and pick the exit code.
 
 pub mod apply;
+pub mod history;
 pub mod plan;
 mod render;
 

@@ -71,5 +71,9 @@ pub fn plan(out: &mut dyn Write, plan: &Plan) -> io::Result<()> {
 
 /// Whether the plan leaves something for an operator: steps, or findings other than converged.
 pub fn needs_attention(plan: &Plan) -> bool {
-    !plan.steps.is_empty() || plan.findings.iter().any(|f| f.kind != FindingKind::Converged)
+    !plan.steps.is_empty()
+        || plan
+            .findings
+            .iter()
+            .any(|f| f.kind != FindingKind::Converged)
 }

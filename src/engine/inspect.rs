@@ -47,7 +47,13 @@ impl Inspector {
             return BTreeMap::new();
         };
         let args = [
-            "info", "-c", "--noheadings", "--separator", "\t", "-o", "name,open",
+            "info",
+            "-c",
+            "--noheadings",
+            "--separator",
+            "\t",
+            "-o",
+            "name,open",
         ];
         match cmd::run(p, &args, self.timeout) {
             Ok(out) => parse_open_counts(&out.stdout),
@@ -63,7 +69,11 @@ impl Inspector {
         let Some(p) = &self.multipathd else {
             return BTreeMap::new();
         };
-        match cmd::run(p, &["show", "paths", "raw", "format", "%d %t"], self.timeout) {
+        match cmd::run(
+            p,
+            &["show", "paths", "raw", "format", "%d %t"],
+            self.timeout,
+        ) {
             Ok(out) => parse_path_states(&out.stdout),
             Err(e) => {
                 warn!(error = %e, "multipathd show paths failed: path states unknown");

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use tracing::error;
 
 use crate::act::{JournalEvent, StepResult};
-use crate::desire::store::{Intent, JournalId, Outcome, OutcomeRecord};
 use crate::desire::Store;
+use crate::desire::store::{Intent, JournalId, Outcome, OutcomeRecord};
 
 /// `act::Journal` over a `Store`.
 pub struct StoreJournal<'a> {
@@ -43,10 +43,16 @@ impl crate::act::Journal for StoreJournal<'_> {
                     Ok(id) => {
                         ids.insert(*index, id);
                     }
-                    Err(e) => error!(error = %e, action = %step.action, "journal: intent not recorded"),
+                    Err(e) => {
+                        error!(error = %e, action = %step.action, "journal: intent not recorded")
+                    }
                 }
             }
-            JournalEvent::Outcome { index, step, result } => {
+            JournalEvent::Outcome {
+                index,
+                step,
+                result,
+            } => {
                 let Some(id) = ids.remove(index) else {
                     return; // skipped steps have no intent
                 };

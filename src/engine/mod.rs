@@ -155,11 +155,7 @@ impl Engine {
         let Some(plan) = &pass.plan else {
             return Ok(Report::default());
         };
-        let desired: BTreeSet<&Iqn> = pass
-            .reload
-            .state()
-            .map(|s| s.targets())
-            .unwrap_or_default();
+        let desired: BTreeSet<&Iqn> = pass.reload.state().map(|s| s.targets()).unwrap_or_default();
         if !actuator.is_dry_run() {
             for t in &desired {
                 self.store.claim_target(t)?;

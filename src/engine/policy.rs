@@ -16,7 +16,12 @@ pub fn from_config(c: &Config) -> Policy {
         force: p.force,
         blast_radius: usize::try_from(p.max_removals_per_pass).unwrap_or(usize::MAX),
         scope: Scope {
-            targets: c.scope.iscsi_targets.iter().map(|t| t.as_str().to_owned()).collect(),
+            targets: c
+                .scope
+                .iscsi_targets
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
             proc_names: c.scope.scsi_hosts.clone(),
             exclude_targets: c
                 .scope

@@ -3,6 +3,7 @@
 //! Read-only. Owns the choice of roots from the flags and the exit code;
 //! rendering is in `text` and `json`, both pure functions of a `Snapshot`.
 
+pub mod desired;
 mod json;
 mod text;
 
@@ -31,6 +32,9 @@ pub enum StatusError {
     /// Writing the output failed.
     #[error("cannot write status output: {0}")]
     Write(#[from] io::Error),
+    /// The config file is invalid (each error names file:line:column).
+    #[error("invalid config:\n{0}")]
+    Config(String),
     /// Serializing JSON failed.
     #[error("cannot serialize status as JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -72,25 +76,59 @@ pub fn roots_from_args(args: &StatusArgs) -> Result<Roots, StatusError> {
     Ok(roots)
 }
 
-/// Runs `status`: snapshot, print, and `Exit::Findings` if there were problems.
+/// Runs `status`: snapshot, desired vs observed when state files are given (or the default
+/// state directory exists), print; `Exit::Findings` if there were problems or an attachment is
+/// not converged.
 pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, StatusError> {
     let roots = roots_from_args(args)?;
     tracing::debug!(?roots, "taking snapshot");
     let snap = snapshot(&roots);
-    print(&snap, args.json, out)?;
+    let desired = desired_config(args)?
+        .map(|c| desired::evaluate(&c, crate::config::Ownership::for_this_process(), &snap));
+    print(&snap, desired.as_ref(), args.json, out)?;
     let problems = snap.all_problems().len();
-    if problems > 0 {
-        tracing::info!(problems, "snapshot has problems");
+    let unconverged = desired.as_ref().is_some_and(|d| {
+        !d.errors.is_empty()
+            || !d.unwanted.is_empty()
+            || d.attachments.iter().any(|a| a.state != "converged")
+    });
+    if problems > 0 || unconverged {
+        tracing::info!(problems, unconverged, "status has findings");
         Ok(Exit::Findings)
     } else {
         Ok(Exit::Ok)
     }
 }
 
-fn print(snap: &Snapshot, json: bool, out: &mut dyn Write) -> Result<(), StatusError> {
+/// The config whose state files `status` compares with, if any: `--config`, `--state-dir`, or
+/// the default config when the default state directory exists.
+fn desired_config(args: &StatusArgs) -> Result<Option<crate::config::Config>, StatusError> {
+    use crate::config::{self, Config, IfMissing, Ownership};
+    let explicit = args.config.is_some() || args.state_dir.is_some();
+    let (path, if_missing) = match &args.config {
+        Some(p) => (p.clone(), IfMissing::Error),
+        None => (PathBuf::from(config::DEFAULT_PATH), IfMissing::Defaults),
+    };
+    let mut c = Config::load(&path, if_missing, Ownership::for_this_process())
+        .map_err(|e| StatusError::Config(e.to_string()))?;
+    if let Some(d) = &args.state_dir {
+        c.state_dir = d.clone();
+    }
+    Ok((explicit || c.state_dir.is_dir()).then_some(c))
+}
+
+fn print(
+    snap: &Snapshot,
+    desired: Option<&desired::Desired>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), StatusError> {
     if json {
-        out.write_all(render_json(snap)?.as_bytes())?;
+        out.write_all(render_json(snap, desired)?.as_bytes())?;
     } else {
+        if let Some(d) = desired {
+            out.write_all(desired::render(d).as_bytes())?;
+        }
         out.write_all(render_text(snap).as_bytes())?;
     }
     out.flush()?;

@@ -1,0 +1,156 @@
+//! Desired vs observed, per attachment, for `status`: runs the (pure) planner over the state
+//! files and the snapshot and keeps only its verdict on each attachment. Read-only: no database
+//! is opened (a running daemon holds it), so first-seen times and detaches in progress are not
+//! shown here; `lunguard plan` shows those.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::model::{Attachment, Iqn};
+use crate::observe::Snapshot;
+use crate::reconcile::{self, Context, FindingKind, Plan, Subject};
+
+/// One attachment's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentStatus {
+    /// The attachment's name.
+    pub name: String,
+    /// Its target.
+    pub target: Iqn,
+    /// Its LUN.
+    pub lun: u64,
+    /// `converged`, `missing`, `wrong_wwid`, `degraded`, `in_use` or `unwanted`.
+    pub state: &'static str,
+    /// The planner's words.
+    pub detail: String,
+}
+
+/// The desired state as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    /// Per attachment, in name order; empty when the state files were rejected.
+    pub attachments: Vec<AttachmentStatus>,
+    /// Devices, maps and sessions in scope that no attachment wants, in the planner's words
+    /// (unwanted, in use, waiting for the grace period, blast radius).
+    pub unwanted: Vec<String>,
+    /// Errors in the state files (file:line:column: message); the attachments are then not
+    /// evaluated, since no good state is at hand without the database.
+    pub errors: Vec<String>,
+}
+
+/// Evaluates the config's state files against `snap`.
+pub fn evaluate(config: &Config, ownership: crate::config::Ownership, snap: &Snapshot) -> Desired {
+    match crate::desire::load_desired(config, ownership) {
+        Ok(state) => {
+            let policy = crate::engine::policy::from_config(config);
+            let plan = reconcile::plan(
+                &state.attachments,
+                snap,
+                &policy,
+                &Context::at(SystemTime::now()),
+            );
+            let unwanted = plan
+                .findings
+                .iter()
+                .filter(|f| f.attachment.is_none() && f.kind != FindingKind::Converged)
+                .filter(|f| !matches!(f.subject, Subject::Attachment { .. }))
+                .map(ToString::to_string)
+                .collect();
+            Desired {
+                attachments: state
+                    .attachments
+                    .iter()
+                    .map(|a| verdict(a, &plan))
+                    .collect(),
+                unwanted,
+                errors: Vec::new(),
+            }
+        }
+        Err(errors) => Desired {
+            attachments: Vec::new(),
+            unwanted: Vec::new(),
+            errors: errors.iter().map(ToString::to_string).collect(),
+        },
+    }
+}
+
+fn verdict(a: &Attachment, plan: &Plan) -> AttachmentStatus {
+    let subject = Subject::Attachment {
+        name: a.name.clone(),
+    };
+    let mine = plan
+        .findings
+        .iter()
+        .filter(|f| f.subject == subject || f.attachment.as_deref() == Some(a.name.as_str()));
+    // The worst finding wins: a wrong WWID anywhere outranks "missing" on the attachment.
+    let rank = |k: &FindingKind| match k {
+        FindingKind::WrongWwid { .. } => 0,
+        FindingKind::InUse { .. } => 1,
+        FindingKind::Missing { .. } => 2,
+        FindingKind::Degraded { .. } => 3,
+        FindingKind::Converged => 9,
+        _ => 5,
+    };
+    let worst = mine.min_by_key(|f| rank(&f.kind));
+    let (state, detail) = match worst.map(|f| &f.kind) {
+        Some(FindingKind::Converged) => ("converged", String::new()),
+        Some(k @ FindingKind::WrongWwid { .. }) => ("wrong_wwid", k.to_string()),
+        Some(k @ FindingKind::InUse { .. }) => ("in_use", k.to_string()),
+        Some(FindingKind::Missing { what }) => ("missing", what.clone()),
+        Some(FindingKind::Degraded { why }) => ("degraded", why.clone()),
+        Some(k) => ("unwanted", k.to_string()),
+        None => ("missing", "no finding".to_owned()),
+    };
+    AttachmentStatus {
+        name: a.name.clone(),
+        target: a.target.clone(),
+        lun: a.lun,
+        state,
+        detail,
+    }
+}
+
+/// The table printed above the topology.
+pub fn render(d: &Desired) -> String {
+    let mut s = String::new();
+    if !d.errors.is_empty() {
+        s.push_str("State files REJECTED (fix them; `lunguard check` shows the same):\n");
+        for e in &d.errors {
+            s.push_str(&format!("  {e}\n"));
+        }
+        s.push('\n');
+        return s;
+    }
+    s.push_str("Attachments (desired vs observed)\n");
+    let w = d
+        .attachments
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    s.push_str(&format!(
+        "  {:<w$}  {:<10}  TARGET / LUN\n",
+        "NAME", "STATE"
+    ));
+    for a in &d.attachments {
+        s.push_str(&format!(
+            "  {:<w$}  {:<10}  {} / {}",
+            a.name, a.state, a.target, a.lun
+        ));
+        if !a.detail.is_empty() {
+            s.push_str(&format!("  ({})", a.detail));
+        }
+        s.push('\n');
+    }
+    if !d.unwanted.is_empty() {
+        s.push_str("Not declared (in scope)\n");
+        for u in &d.unwanted {
+            s.push_str(&format!("  {u}\n"));
+        }
+    }
+    s.push('\n');
+    s
+}
