@@ -245,3 +245,20 @@ scan_luns() {
     for l in "$@"; do echo "0 0 $l" >"/sys/class/scsi_host/host$h/scan"; done
     settle
 }
+
+# iscsi_mpath_up [friendly]: the common starting point of the apply scenarios — LIO target $T with
+# 4 LUNs on portals $P1 and $P2, logged in with scan = manual, LUNs 0-3 scanned on both sessions,
+# multipathd with 4 maps. Sets h1 and h2 (the sessions' SCSI hosts).
+T=iqn.2026-11.test.lunguard:target1
+P1=127.0.0.1:3260 P2=127.0.0.2:3260
+iscsi_mpath_up() {
+    lio_up
+    lio_target "$T" 4 "$P1" "$P2"
+    iscsid_up manual
+    iscsi_login "$T" "$P1" "$P2"
+    scan_luns "$P1" 0 1 2 3
+    scan_luns "$P2" 0 1 2 3
+    multipathd_up "${1:-}"
+    wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
+    h1=$(session_host "$P1") h2=$(session_host "$P2")
+}

@@ -3,8 +3,6 @@
 # node.session.scan = manual and scans exactly those LUNs: the host ends with exactly 2 multipath
 # maps of 2 paths each, with the declared WWIDs, and no other LUN of the target.
 . /share/lib.sh
-T=iqn.2026-11.test.lunguard:target1
-P1=127.0.0.1:3260 P2=127.0.0.2:3260
 lio_up
 lio_target "$T" 8 "$P1" "$P2"
 iscsid_up auto   # the default iscsid.conf autoscans: lunguard must not rely on it being manual

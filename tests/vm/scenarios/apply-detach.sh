@@ -2,8 +2,6 @@
 # state file; `apply --once` flushes, removes both paths and logs out the session. When the
 # attachment comes back, the data written before the detach is intact.
 . /share/lib.sh
-T=iqn.2026-11.test.lunguard:target1
-P1=127.0.0.1:3260 P2=127.0.0.2:3260
 lio_up
 lio_target "$T" 2 "$P1" "$P2"
 iscsid_up manual

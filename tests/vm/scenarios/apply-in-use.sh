@@ -1,17 +1,7 @@
 # Issue 3, proof 4 — in use: two unwanted LUNs, one mounted, one held open by a process. Neither
 # may be removed; the plan says why. The state declares LUNs 0 and 3 only.
 . /share/lib.sh
-T=iqn.2026-11.test.lunguard:target1
-P1=127.0.0.1:3260 P2=127.0.0.2:3260
-lio_up
-lio_target "$T" 4 "$P1" "$P2"
-iscsid_up manual
-iscsi_login "$T" "$P1" "$P2"
-scan_luns "$P1" 0 1 2 3
-scan_luns "$P2" 0 1 2 3
-multipathd_up
-wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
-h1=$(session_host "$P1")
+iscsi_mpath_up
 m1=$(map_of "$h1:0:0:1") m2=$(map_of "$h1:0:0:2")
 modprobe ext4
 run mkfs.ext4 -q "/dev/mapper/$m2"

@@ -4,17 +4,7 @@
 # declare LUNs 0, 1 and 3. `lunguard apply --once` must remove exactly LUN 2's paths and map.
 # With FRIENDLY=1 (apply-friendly-names.sh) multipathd names maps mpathX.
 . /share/lib.sh
-T=iqn.2026-11.test.lunguard:target1
-P1=127.0.0.1:3260 P2=127.0.0.2:3260
-lio_up
-lio_target "$T" 4 "$P1" "$P2"
-iscsid_up manual
-iscsi_login "$T" "$P1" "$P2"
-scan_luns "$P1" 0 1 2 3
-scan_luns "$P2" 0 1 2 3
-multipathd_up ${FRIENDLY:+friendly}
-wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
-h1=$(session_host "$P1") h2=$(session_host "$P2")
+iscsi_mpath_up ${FRIENDLY:+friendly}
 lg_config 0s
 for l in 0 1 3; do lg_attach vols.toml "vol-$l" "$T" "$l" "$(wwid_of "$h1:0:0:$l")" "$P1" "$P2"; done
 run lunguard check --config "$LG_CONF"
