@@ -21,6 +21,8 @@
 //!   `MESSAGE_ID`s (native protocol, stderr fallback, rate limit).
 //! - [`notify`]: `sd_notify` (READY, STATUS, WATCHDOG, STOPPING) and the watchdog interval.
 //! - [`marker`]: the "about to remove" marker file the udev rule tests for.
+//! - [`control`]: the daemon's root-only control socket, through which `plan` and `history`
+//!   reach a running daemon's data.
 //! - [`commands`]: the `plan` and `apply` commands (output and exit codes).
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
@@ -31,6 +33,7 @@ pub mod alert;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod desire;
 pub mod engine;
 pub mod marker;

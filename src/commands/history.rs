@@ -1,12 +1,15 @@
 //! `lunguard history`: the action journal, newest last: what was intended, when, and how it
 //! ended. An intent without an outcome is an action that was in flight when lunguard stopped.
+//! While a daemon runs (it holds the database), the journal is asked over its control socket.
 
 use std::io::Write;
 use std::time::SystemTime;
 
-use super::{CommandError, EngineArgs};
+use std::time::Duration;
+
+use super::{CommandError, EngineArgs, load_config};
 use crate::cli::Exit;
-use crate::config::{self, Config, IfMissing, Ownership};
+use crate::control::{self, Request};
 use crate::desire::Store;
 use crate::desire::store::{JournalEntry, Outcome, SledStore};
 use crate::engine::EngineError;
@@ -19,17 +22,23 @@ pub fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Exit, CommandError> {
-    let ownership = Ownership::for_this_process();
-    let (path, if_missing) = match &args.config {
-        Some(p) => (p.clone(), IfMissing::Error),
-        None => (config::DEFAULT_PATH.into(), IfMissing::Defaults),
+    let c = load_config(args)?;
+    let from_daemon = if args.database.is_none() {
+        control::ask(
+            &c.control_socket,
+            &Request::History(limit),
+            Duration::from_secs(30),
+        )?
+    } else {
+        None
     };
-    let mut c = Config::load(&path, if_missing, ownership).map_err(CommandError::Config)?;
-    if let Some(d) = &args.database {
-        c.database = d.clone();
-    }
-    let store = SledStore::open(&c.database).map_err(EngineError::from)?;
-    let entries = store.history(limit).map_err(EngineError::from)?;
+    let entries: Vec<JournalEntry> = match from_daemon {
+        Some(reply) => serde_json::from_str(&reply)?,
+        None => {
+            let store = SledStore::open(&c.database).map_err(EngineError::from)?;
+            store.history(limit).map_err(EngineError::from)?
+        }
+    };
     if json {
         serde_json::to_writer_pretty(&mut *out, &entries)?;
         writeln!(out)?;

@@ -25,9 +25,12 @@ pub enum CommandError {
     /// Writing the output failed.
     #[error("writing output: {0}")]
     Write(#[from] std::io::Error),
-    /// JSON rendering failed.
-    #[error("rendering JSON: {0}")]
+    /// JSON rendering or parsing failed.
+    #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The running daemon could not be asked.
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
 }
 
 /// The overrides every engine command takes.
@@ -44,21 +47,28 @@ pub struct EngineArgs {
     pub fixture: Option<PathBuf>,
 }
 
-/// Loads the config (with the command line's overrides) and opens the engine.
-pub fn engine(args: &EngineArgs) -> Result<Engine, CommandError> {
-    let ownership = Ownership::for_this_process();
+/// Loads the config (`--config`, else the default path, which may be absent) with the command
+/// line's state and database overrides.
+pub fn load_config(args: &EngineArgs) -> Result<Config, CommandError> {
     let (path, if_missing) = match &args.config {
         Some(p) => (p.clone(), IfMissing::Error),
         None => (PathBuf::from(config::DEFAULT_PATH), IfMissing::Defaults),
     };
-    let mut config: Config =
-        Config::load(&path, if_missing, ownership).map_err(CommandError::Config)?;
+    let mut config: Config = Config::load(&path, if_missing, Ownership::for_this_process())
+        .map_err(CommandError::Config)?;
     if let Some(d) = &args.state_dir {
         config.state_dir = d.clone();
     }
     if let Some(d) = &args.database {
         config.database = d.clone();
     }
+    Ok(config)
+}
+
+/// Loads the config (with the command line's overrides) and opens the engine.
+pub fn engine(args: &EngineArgs) -> Result<Engine, CommandError> {
+    let ownership = Ownership::for_this_process();
+    let mut config = load_config(args)?;
     let Some(fx) = &args.fixture else {
         return Ok(Engine::open(config, ownership)?);
     };

@@ -1,57 +1,119 @@
 //! `lunguard plan`: what a pass would do and why, without doing it. It records nothing but the
 //! desired state (so a rejected edit is reported and the last good state kept, as the daemon
-//! would).
+//! would). While a daemon runs, the plan of its latest pass is asked over the control socket.
 
 use std::io::Write;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{CommandError, EngineArgs, engine, render};
+use super::{CommandError, EngineArgs, engine, load_config, render};
 use crate::cli::Exit;
-use crate::config::Diagnostic;
+use crate::control::{self, Request};
+use crate::desire::Reload;
+use crate::engine::Pass;
 use crate::reconcile::Plan;
 
-#[derive(Serialize)]
-struct Document<'a> {
-    schema_version: u32,
-    desired_ok: bool,
-    desired_errors: Vec<String>,
-    attachments: usize,
-    plan: Option<&'a Plan>,
+/// `plan --json`, and what the daemon answers on its control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDocument {
+    /// 1; fields are only ever added.
+    pub schema_version: u32,
+    /// Whether the state files loaded.
+    pub desired_ok: bool,
+    /// Their errors, `file:line:column: message`.
+    pub desired_errors: Vec<String>,
+    /// Attachments in force (the last good state's when the files were rejected).
+    pub attachments: usize,
+    /// The plan; `null` when no good desired state was ever loaded.
+    pub plan: Option<Plan>,
+    /// Who planned: `"plan"` (this command) or `"daemon"` (its latest pass).
+    #[serde(default)]
+    pub source: String,
+}
+
+impl PlanDocument {
+    /// The document of a prepared pass.
+    pub fn of(pass: &Pass, source: &str) -> Self {
+        let errors: Vec<String> = match &pass.reload {
+            Reload::Kept { errors, .. } => errors.iter().map(ToString::to_string).collect(),
+            Reload::Replaced { .. } => Vec::new(),
+        };
+        Self {
+            schema_version: 1,
+            desired_ok: errors.is_empty(),
+            desired_errors: errors,
+            attachments: pass.reload.state().map_or(0, |s| s.attachments.len()),
+            plan: pass.plan.clone(),
+            source: source.to_owned(),
+        }
+    }
+
+    /// Exit 0 converged; 1 steps, findings or rejected state files.
+    pub fn exit(&self) -> Exit {
+        let attention = self.plan.as_ref().is_none_or(render::needs_attention);
+        if attention || !self.desired_ok {
+            Exit::Findings
+        } else {
+            Exit::Ok
+        }
+    }
+
+    fn print(&self, json: bool, out: &mut dyn Write) -> Result<(), CommandError> {
+        if json {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        if self.source == "daemon" {
+            writeln!(out, "(the running daemon's latest pass)")?;
+        }
+        if self.desired_ok {
+            writeln!(out, "desired: {} attachment(s)", self.attachments)?;
+        } else {
+            writeln!(
+                out,
+                "desired: state files REJECTED; in force: {} attachment(s) of the last good state",
+                self.attachments
+            )?;
+            for e in &self.desired_errors {
+                writeln!(out, "  {e}")?;
+            }
+        }
+        match &self.plan {
+            Some(p) => render::plan(out, p)?,
+            None => writeln!(
+                out,
+                "no good desired state was ever loaded: nothing is planned"
+            )?,
+        }
+        Ok(())
+    }
 }
 
 /// Runs `plan`. Exit 0: converged, nothing to do; 1: steps or findings (or rejected state
 /// files); 2: could not run.
 pub fn run(args: &EngineArgs, json: bool, out: &mut dyn Write) -> Result<Exit, CommandError> {
+    let plain = args.fixture.is_none() && args.database.is_none() && args.state_dir.is_none();
+    if plain {
+        let config = load_config(args)?;
+        let timeout = Duration::from_secs(30);
+        if let Some(reply) = control::ask(&config.control_socket, &Request::Plan, timeout)? {
+            let doc: PlanDocument = serde_json::from_str(&reply)?;
+            doc.print(json, out)?;
+            return Ok(doc.exit());
+        }
+    }
     let engine = engine(args)?;
     let pass = engine.prepare(SystemTime::now())?;
-    let errors: Vec<String> = match &pass.reload {
-        crate::desire::Reload::Kept { errors, .. } => {
-            errors.iter().map(Diagnostic::to_string).collect()
-        }
-        crate::desire::Reload::Replaced { .. } => Vec::new(),
-    };
+    let doc = PlanDocument::of(&pass, "plan");
     if json {
-        let doc = Document {
-            schema_version: 1,
-            desired_ok: errors.is_empty(),
-            desired_errors: errors.clone(),
-            attachments: pass.reload.state().map_or(0, |s| s.attachments.len()),
-            plan: pass.plan.as_ref(),
-        };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        doc.print(true, out)?;
     } else {
         render::reload(out, &pass.reload)?;
         if let Some(plan) = &pass.plan {
             render::plan(out, plan)?;
         }
     }
-    let attention = pass.plan.as_ref().is_none_or(render::needs_attention);
-    Ok(if attention || !errors.is_empty() {
-        Exit::Findings
-    } else {
-        Exit::Ok
-    })
+    Ok(doc.exit())
 }
