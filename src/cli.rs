@@ -77,6 +77,23 @@ pub enum Command {
     /// (changed, already converged, failed, or none when lunguard stopped mid-action).
     #[command(after_help = EXIT_CODES)]
     History(HistoryArgs),
+
+    /// Run the guard: subscribe to uevents, watch the state directory, then keep the host as
+    /// declared — a debounced pass after every relevant kernel event or state edit, a full
+    /// resync on netlink overflow and periodically. Findings and actions go to journald.
+    /// Signals: TERM/INT finish the action in flight and exit 0; HUP reloads config and state;
+    /// USR1 writes a status dump to the log. Runs under systemd as Type=notify (READY after the
+    /// first full pass, WATCHDOG, STATUS, STOPPING).
+    #[command(after_help = EXIT_CODES)]
+    Daemon(DaemonArgs),
+}
+
+/// Arguments of `lunguard daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `lunguard history`.

@@ -4,7 +4,7 @@
 //!
 //! - [`model`]: pure domain types (`Hctl`, `Wwid`, `Iqn`, `Portal`, `DmName`, …); no IO.
 //! - [`observe`]: reads the kernel's view (sysfs, procfs) under injectable roots into
-//!   owned snapshot types.
+//!   owned snapshot types, and receives uevents (netlink monitor, owned `Uevent`s).
 //! - [`config`]: `/etc/lunguard/lunguard.toml` (roots, paths, scope, policy,
 //!   timeouts, mode) and the `file:line:column` diagnostics shared with the state files.
 //! - [`desire`]: state files → validated `DesiredState` (all-or-nothing), the
@@ -13,6 +13,8 @@
 //! - [`status`]: the `lunguard status` command: renders a snapshot as a table or JSON.
 //! - [`reconcile`]: the pure planner: desired + observed + policy → `Plan` of
 //!   `Action`s and findings; no IO.
+//! - [`controller`]: the keyed work queue between events and reconciles: `Key`,
+//!   dedupe, debounce, single flight, per-key backoff, degraded marking.
 //! - [`act`]: carries out actions: the `Actuator` trait (real, dry-run,
 //!   recording), the command runner, and the plan executor.
 //! - [`engine`]: one reconcile pass end to end (reload desired state, observe, inspect,
@@ -23,6 +25,8 @@
 //! - [`marker`]: the "about to remove" marker file the udev rule tests for.
 //! - [`control`]: the daemon's root-only control socket, through which `plan` and `history`
 //!   reach a running daemon's data.
+//! - [`daemon`]: the guard loop: inputs (uevents, inotify, signals) → debounced passes →
+//!   alerts, sd_notify; capped destructive retries.
 //! - [`commands`]: the `plan` and `apply` commands (output and exit codes).
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
@@ -34,6 +38,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod control;
+pub mod controller;
+pub mod daemon;
 pub mod desire;
 pub mod engine;
 pub mod marker;

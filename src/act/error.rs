@@ -8,6 +8,10 @@ use crate::model::{DmName, Hctl, Iqn, Portal};
 
 use super::cmd::CmdError;
 
+/// What every [`ActError::Changed`] message says: the plan was stale, nothing was written, and a
+/// fresh plan (not a backoff) is the right answer.
+pub const STALE_PLAN: &str = "the device changed since the plan was made";
+
 /// Why an action did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {

@@ -103,6 +103,23 @@ impl Report {
     }
 
     /// Whether every step succeeded.
+    /// Whether every failure was a compare-and-delete refusal: the kernel moved on since the plan
+    /// (for example multipathd built a map over a path), nothing was written, and the right
+    /// answer is to plan again at once rather than to back off.
+    pub fn only_stale_failures(&self) -> bool {
+        let mut any = false;
+        for s in &self.steps {
+            if let StepResult::Failed { error, .. } = &s.result {
+                if !error.contains(super::error::STALE_PLAN) {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Whether nothing failed and nothing was skipped.
     pub fn ok(&self) -> bool {
         let (_, _, failed, skipped) = self.counts();
         failed == 0 && skipped == 0

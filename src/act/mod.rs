@@ -18,7 +18,7 @@ mod recording;
 mod sysfs;
 
 pub use dry_run::DryRun;
-pub use error::ActError;
+pub use error::{ActError, STALE_PLAN};
 pub use executor::{
     Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks, execute_plan,
 };

@@ -125,6 +125,18 @@ impl Sysfs {
                 ));
             }
         }
+        // A holder that appeared since the plan (multipathd building a map over a path we saw
+        // bare, an LV activated on it) means the path is in use now: deleting it would pull a
+        // live device's leg. The plan flushes its own map first, so none is expected here.
+        if let Some(name) = &p.block {
+            let holders = self
+                .tree
+                .list(format!("class/block/{name}/holders"))
+                .unwrap_or_default();
+            if !holders.is_empty() {
+                return Err(changed("holders", "none".into(), holders.join(",")));
+            }
+        }
         match self.write_attr(&format!("{dev}/delete"), "1", what) {
             // Removed between the check and the write: the goal is reached.
             Err(ActError::Write { source, .. }) if source.kind() == ErrorKind::NotFound => {

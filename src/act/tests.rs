@@ -72,13 +72,45 @@ fn no_tools() -> Tools {
     }
 }
 
+/// What the map's flush leaves behind: the path without its holder.
+fn unhold_sdb(t: &FakeTree) {
+    fs::remove_file(t.dir().join("sys/class/block/sdb/holders/dm-0")).unwrap();
+}
+
 #[test]
 fn delete_writes_1_after_verifying_wwid_and_dev_t() {
     let d = tempfile::tempdir().unwrap();
     let t = example(d.path()).unwrap();
+    unhold_sdb(&t);
     let out = real(&t, no_tools()).delete_path(&sdb()).unwrap();
     assert_eq!(out, Outcome::Changed);
     assert_eq!(delete_attr(&t), "1");
+}
+
+#[test]
+fn delete_refuses_a_path_a_map_was_built_on_since_the_plan() {
+    // multipathd can assemble a map over a path between the plan (no map) and the delete:
+    // deleting it then would pull a live map's leg.
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let err = real(&t, no_tools()).delete_path(&sdb()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("holders is now dm-0, planned for none"),
+        "{err}"
+    );
+    assert_eq!(delete_attr(&t), "", "nothing written");
+}
+
+#[test]
+fn every_compare_and_delete_refusal_says_the_plan_is_stale() {
+    let e = ActError::Changed {
+        what: "delete SCSI device 3:0:0:1".into(),
+        field: "WWID",
+        expected: "a".into(),
+        found: "b".into(),
+    };
+    assert!(e.to_string().contains(STALE_PLAN), "{e}");
 }
 
 #[test]
@@ -304,6 +336,7 @@ fn missing_tool_fails_only_the_actions_that_need_it() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("iscsiadm not found"), "{err}");
+    unhold_sdb(&t);
     assert_eq!(a.delete_path(&sdb()).unwrap(), Outcome::Changed);
 }
 

@@ -14,12 +14,14 @@
 //! - [`store`]: the `Store` trait (sled and in-memory): last good state,
 //!   first-seen times, journal, history.
 //! - [`check`]: the `lunguard check` command.
+//! - [`watch`]: inotify on the state directory → debounced reload triggers.
 
 pub mod check;
 mod files;
 mod parse;
 pub mod store;
 mod validate;
+pub mod watch;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

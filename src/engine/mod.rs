@@ -17,7 +17,7 @@ use tracing::{info, warn};
 pub use inspect::{Inspector, parse_open_counts, parse_path_states};
 pub use journal::StoreJournal;
 
-use crate::act::{Actuator, Report, TargetLocks, execute_plan};
+use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
 use crate::config::{Config, Ownership};
 use crate::desire::store::SledStore;
 use crate::desire::{self, Reload, Store, StoreError};
@@ -152,6 +152,17 @@ impl Engine {
     /// its last attachment still detaches it), and a claimed target that is no longer desired is
     /// released once no session to it is left.
     pub fn execute(&self, pass: &Pass, actuator: &dyn Actuator) -> Result<Report, EngineError> {
+        self.execute_observed(pass, actuator, &crate::act::NoJournal)
+    }
+
+    /// [`Engine::execute`], also handing every journal event to `observer` after the store has
+    /// it (the daemon turns them into alerts).
+    pub fn execute_observed(
+        &self,
+        pass: &Pass,
+        actuator: &dyn Actuator,
+        observer: &dyn Journal,
+    ) -> Result<Report, EngineError> {
         let Some(plan) = &pass.plan else {
             return Ok(Report::default());
         };
@@ -161,8 +172,12 @@ impl Engine {
                 self.store.claim_target(t)?;
             }
         }
-        let journal = StoreJournal::new(self.store());
-        let report = execute_plan(plan, actuator, &journal, &self.locks);
+        let store = StoreJournal::new(self.store());
+        let tee = |e: &JournalEvent<'_>| {
+            store.record(e);
+            observer.record(e);
+        };
+        let report = execute_plan(plan, actuator, &tee, &self.locks);
         if !actuator.is_dry_run() {
             let after = snapshot(&self.config.roots.to_roots());
             for t in &pass.ctx.known_targets {

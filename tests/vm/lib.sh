@@ -262,3 +262,19 @@ iscsi_mpath_up() {
     wait_for 30 sh -c '[ "$(ls /sys/block | grep -c ^dm-)" -ge 4 ]' || fail "expected 4 maps: $(multipath -ll)"
     h1=$(session_host "$P1") h2=$(session_host "$P2")
 }
+
+# lg_daemon_start: lunguard daemon in the background (log: $OUT/daemon.log), waits for READY.
+lg_daemon_start() {
+    lunguard -v daemon --config "$LG_CONF" >>"$OUT/daemon.log" 2>&1 &
+    LG_PID=$!
+    wait_for 60 grep -q 'first full observation' "$OUT/daemon.log" \
+        || fail "daemon not ready: $(tail -n 30 "$OUT/daemon.log")"
+}
+# lg_daemon_stop: TERM, and the exit status must be 0.
+lg_daemon_stop() {
+    kill -TERM "$LG_PID"
+    wait "$LG_PID"; rc=$?
+    [ "$rc" = 0 ] || fail "daemon exit status $rc after TERM: $(tail -n 30 "$OUT/daemon.log")"
+}
+# no_lun HOST_A HOST_B LUN: the LUN is on neither session (and has no map)
+no_lun() { [ ! -e "/sys/class/scsi_device/$1:0:0:$3" ] && [ ! -e "/sys/class/scsi_device/$2:0:0:$3" ]; }

@@ -1,0 +1,414 @@
+//! `lunguard daemon`: the guard loop.
+//!
+//! Order at start, no exceptions: the caller opens the uevent monitor and the state-directory
+//! watch first (their events wait in the input channel), then [`Daemon::run`] enumerates sysfs in
+//! its first pass, and only that pass — complete — may act. Every later input only says *when*
+//! to look again: a pass re-reads the kernel and the state files and plans from them
+//! (level-triggered), so lost, duplicated or reordered uevents are harmless, and a netlink
+//! overflow just forces a pass. Passes are debounced and backed off ([`schedule`]); destructive
+//! steps that keep failing are capped ([`retries`]); every finding change and every action
+//! becomes a journald alert; systemd hears READY after the first full pass, STATUS after each,
+//! WATCHDOG from the loop, STOPPING at the end. TERM/INT let the pass in flight finish.
+
+pub mod inputs;
+pub mod retries;
+pub mod run;
+pub mod schedule;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, info_span, warn};
+
+use crate::act::{Actuator, JournalEvent};
+use crate::alert::{Alert, Alerter, FindingChanges};
+use crate::commands::plan::PlanDocument;
+use crate::config::{Config, IfMissing, Ownership};
+use crate::desire::Reload;
+use crate::desire::store::{Outcome, OutcomeRecord};
+use crate::engine::Engine;
+use crate::notify::Notifier;
+use crate::observe::uevent::{self, Uevent};
+use crate::reconcile::FindingKind;
+use retries::Retries;
+use schedule::{Schedule, Timing};
+
+/// What wakes the loop.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A uevent (already an owned value).
+    Uevent(Uevent),
+    /// The uevent socket overflowed (ENOBUFS): events were lost; resync.
+    Overflow {
+        /// Which monitor.
+        source: String,
+    },
+    /// The state directory changed (inotify).
+    StateChanged {
+        /// What was seen, for the log.
+        why: String,
+    },
+    /// SIGHUP: reload the config and the state files.
+    Reload,
+    /// SIGUSR1: write a status dump to the log.
+    Dump,
+    /// SIGTERM/SIGINT: finish the pass in flight and exit.
+    Stop {
+        /// Which signal.
+        signal: String,
+    },
+}
+
+/// Loop knobs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Debounce, cap, resync, backoff.
+    pub timing: Timing,
+    /// Destructive failures in a row before a step is degraded.
+    pub destructive_retry_limit: u32,
+    /// Config file to re-read on SIGHUP (`None`: keep the config).
+    pub config_path: Option<PathBuf>,
+    /// Ownership rule for files re-read on SIGHUP.
+    pub ownership: Ownership,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            timing: Timing::default(),
+            destructive_retry_limit: 5,
+            config_path: None,
+            ownership: Ownership::Trust,
+        }
+    }
+}
+
+/// What the loop did, for tests and the demo's last line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Passes run.
+    pub passes: u64,
+    /// Steps that changed something.
+    pub changed: u64,
+    /// Steps that failed.
+    pub failed: u64,
+    /// Overflow resyncs.
+    pub overflows: u64,
+}
+
+/// The latest pass, shared with the control socket.
+pub type Latest = Arc<Mutex<Option<PlanDocument>>>;
+
+/// The guard.
+pub struct Daemon {
+    engine: Arc<Mutex<Engine>>,
+    actuator: Arc<dyn Actuator + Send>,
+    alerter: Arc<dyn Alerter>,
+    notifier: Notifier,
+    opts: Options,
+    latest: Latest,
+}
+
+/// Why the loop stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A pass could not run (the database failed).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    /// A pass panicked or was cancelled.
+    #[error("pass task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl Daemon {
+    /// A daemon over `engine`, acting through `actuator` (`DryRun` in observe mode).
+    pub fn new(
+        engine: Engine,
+        actuator: Arc<dyn Actuator + Send>,
+        alerter: Arc<dyn Alerter>,
+        notifier: Notifier,
+        opts: Options,
+    ) -> Self {
+        Self {
+            engine: Arc::new(Mutex::new(engine)),
+            actuator,
+            alerter,
+            notifier,
+            opts,
+            latest: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The engine (the control socket reads the journal through it).
+    pub fn engine(&self) -> Arc<Mutex<Engine>> {
+        Arc::clone(&self.engine)
+    }
+
+    /// The latest pass's plan document (the control socket serves it).
+    pub fn latest(&self) -> Latest {
+        Arc::clone(&self.latest)
+    }
+
+    /// Runs until `Stop` or the input channel closes.
+    pub async fn run(self, mut inputs: mpsc::Receiver<Input>) -> Result<Summary, DaemonError> {
+        let mode = {
+            let e = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+            format!("{:?}", e.config().mode).to_lowercase()
+        };
+        self.alerter
+            .emit(&Alert::daemon_started(env!("CARGO_PKG_VERSION"), &mode));
+        self.recover_interrupted();
+        let mut sched = Schedule::new(self.opts.timing, Instant::now());
+        let mut retries = Retries::new(self.opts.destructive_retry_limit);
+        let mut changes = FindingChanges::new();
+        let mut summary = Summary::default();
+        let mut ready = false;
+        let mut reloading = false;
+        let watchdog = crate::notify::watchdog_interval();
+        let mut next_watchdog = watchdog.map(|w| Instant::now() + w);
+        let stop_reason = loop {
+            let now = Instant::now();
+            if sched.take_due(now) {
+                let ok = self
+                    .pass(&mut retries, &mut changes, &mut summary, &mut sched)
+                    .await?;
+                sched.pass_done(Instant::now(), ok, jitter());
+                if !ready || reloading {
+                    sd(self.notifier.ready());
+                    if !ready {
+                        self.alerter
+                            .emit(&Alert::daemon_ready("first full observation and pass done"));
+                    }
+                    ready = true;
+                    reloading = false;
+                }
+                continue;
+            }
+            let mut wake = sched.next_wake();
+            if let Some(w) = next_watchdog {
+                wake = wake.min(w);
+            }
+            tokio::select! {
+                input = inputs.recv() => {
+                    let Some(input) = input else { break "input closed".to_owned() };
+                    match input {
+                        Input::Uevent(ev) => {
+                            let keys = uevent::keys(&ev);
+                            debug!(action = ev.action.as_str(), devpath = %ev.devpath, keys = ?keys, "uevent");
+                            // A uevent does not clear degraded steps: a failing flush or delete
+                            // makes uevents itself, which would defeat the retry cap.
+                            if !keys.is_empty() {
+                                sched.event(Instant::now());
+                            }
+                        }
+                        Input::Overflow { source } => {
+                            summary.overflows += 1;
+                            self.alerter.emit(&Alert::resync_after_overflow(&source));
+                            retries.clear();
+                            sched.now(Instant::now());
+                        }
+                        Input::StateChanged { why } => {
+                            info!(why, "state directory changed");
+                            retries.clear();
+                            sched.event(Instant::now());
+                        }
+                        Input::Reload => {
+                            sd(self.notifier.reloading());
+                            self.reload_config();
+                            retries.clear();
+                            reloading = true;
+                            sched.now(Instant::now());
+                        }
+                        Input::Dump => self.dump(&retries, &summary),
+                        Input::Stop { signal } => break format!("signal {signal}"),
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if let (Some(w), Some(every)) = (next_watchdog, watchdog)
+                        && Instant::now() >= w
+                    {
+                        sd(self.notifier.watchdog());
+                        next_watchdog = Some(Instant::now() + every);
+                    }
+                }
+            }
+        };
+        sd(self.notifier.stopping());
+        self.alerter.emit(&Alert::daemon_stopping(&stop_reason));
+        info!(reason = stop_reason, ?summary, "stopping");
+        Ok(summary)
+    }
+
+    /// One pass on the blocking pool: prepare, remember, filter degraded, execute, alert.
+    /// Returns whether every step succeeded.
+    async fn pass(
+        &self,
+        retries: &mut Retries,
+        changes: &mut FindingChanges,
+        summary: &mut Summary,
+        sched: &mut Schedule,
+    ) -> Result<bool, DaemonError> {
+        let engine = Arc::clone(&self.engine);
+        let actuator = Arc::clone(&self.actuator);
+        let alerter = Arc::clone(&self.alerter);
+        let filter = retries.clone();
+        let span = info_span!("pass", n = summary.passes + 1);
+        let (mut pass, report) = tokio::task::spawn_blocking(move || {
+            let _g = span.enter();
+            let engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = SystemTime::now();
+            let mut pass = engine.prepare(now)?;
+            if let Some(plan) = pass.plan.as_mut() {
+                if !actuator.is_dry_run() {
+                    engine.remember(plan, now)?;
+                }
+                filter.filter(plan);
+            }
+            let observer = |e: &JournalEvent<'_>| {
+                if let JournalEvent::Outcome { .. } = e {
+                    alerter.emit(&Alert::from_journal_event(e));
+                }
+            };
+            let report = engine.execute_observed(&pass, actuator.as_ref(), &observer)?;
+            Ok::<_, crate::engine::EngineError>((pass, report))
+        })
+        .await??;
+        summary.passes += 1;
+        let (changed, _, failed, _) = report.counts();
+        summary.changed += changed as u64;
+        summary.failed += failed as u64;
+        match &pass.reload {
+            Reload::Kept { errors, .. } => self.alerter.emit(&Alert::state_rejected(errors)),
+            Reload::Replaced {
+                state,
+                changed: true,
+            } => self
+                .alerter
+                .emit(&Alert::state_reloaded(state.attachments.len())),
+            Reload::Replaced { .. } => {}
+        }
+        let mut grace: Option<Duration> = None;
+        if let Some(plan) = pass.plan.as_mut() {
+            for f in &plan.findings {
+                if let Some(a) = changes.observe(f) {
+                    self.alerter.emit(&a);
+                }
+                if let FindingKind::WaitingForGrace { remaining_secs } = f.kind {
+                    let d = Duration::from_secs(remaining_secs.max(1));
+                    grace = Some(grace.map_or(d, |g| g.min(d)));
+                }
+            }
+            changes.retain(&plan.findings);
+            for d in retries.record(plan, &report) {
+                warn!(
+                    step = d.step,
+                    attempts = d.attempts,
+                    "destructive step degraded"
+                );
+                self.alerter
+                    .emit(&Alert::key_degraded(&d.step, d.attempts, &d.error));
+            }
+        }
+        sched.grace_ends_in(Instant::now(), grace);
+        let doc = PlanDocument::of(&pass, "daemon");
+        let status = match &pass.plan {
+            None => "no good desired state: not acting".to_owned(),
+            Some(p) => format!(
+                "{} attachments; last pass: {}; {} degraded",
+                doc.attachments,
+                if p.steps.is_empty() {
+                    "nothing to do".to_owned()
+                } else {
+                    report.summary()
+                },
+                retries.degraded().len()
+            ),
+        };
+        sd(self.notifier.status(&status));
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(doc);
+        Ok(report.ok() || {
+            if report.only_stale_failures() {
+                // The kernel moved since the plan; nothing was written. Plan again now.
+                sched.event(Instant::now());
+                info!("plan was stale (compare-and-delete refused); re-planning");
+            }
+            report.only_stale_failures()
+        })
+    }
+
+    /// Intents with no outcome were in flight when the last run died. They are marked
+    /// interrupted and alerted; the first pass re-plans from the kernel's state, which finishes
+    /// what is still needed and nothing else.
+    fn recover_interrupted(&self) {
+        let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending = match engine.store().intents_without_outcome() {
+            Ok(p) => p,
+            Err(e) => {
+                error!(error = %e, "cannot read the journal");
+                return;
+            }
+        };
+        for entry in pending {
+            warn!(id = %entry.id, action = entry.intent.action, "action interrupted by the last stop; re-planning");
+            self.alerter.emit(&Alert::key_degraded(
+                &entry.intent.action,
+                0,
+                "interrupted: lunguard stopped while it ran; the first pass re-plans it",
+            ));
+            let rec = OutcomeRecord {
+                at: SystemTime::now(),
+                outcome: Outcome::Interrupted,
+            };
+            if let Err(e) = engine.store().record_outcome(entry.id, &rec) {
+                error!(error = %e, "cannot record the interruption");
+            }
+        }
+    }
+
+    fn reload_config(&self) {
+        let Some(path) = &self.opts.config_path else {
+            info!("SIGHUP: re-reading the state files");
+            return;
+        };
+        match Config::load(path, IfMissing::Defaults, self.opts.ownership) {
+            Ok(c) => {
+                info!(config = %path.display(), "SIGHUP: config reloaded");
+                self.engine
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .set_config(c);
+            }
+            Err(errors) => {
+                error!(config = %path.display(), "SIGHUP: config rejected, keeping the old one");
+                self.alerter.emit(&Alert::state_rejected(&errors));
+            }
+        }
+    }
+
+    fn dump(&self, retries: &Retries, summary: &Summary) {
+        let latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let plan = latest
+            .as_ref()
+            .and_then(|d| serde_json::to_string(d).ok())
+            .unwrap_or_default();
+        info!(?summary, degraded = ?retries.degraded(), plan, "status dump (SIGUSR1)");
+    }
+}
+
+/// systemd notification failures are logged, never fatal: the guard matters more than the
+/// service manager hearing about it.
+fn sd<E: std::fmt::Display>(r: Result<(), E>) {
+    if let Err(e) = r {
+        warn!(error = %e, "sd_notify failed");
+    }
+}
+
+/// 0..1 from the clock's nanoseconds: enough to spread retries of many hosts, no RNG crate.
+fn jitter() -> f64 {
+    let n = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(n % 1000) / 1000.0
+}

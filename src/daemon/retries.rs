@@ -1,0 +1,98 @@
+//! Destructive retries are capped: a flush or delete that keeps failing is not retried forever
+//! (each try can stall on I/O, and the failure usually needs a person). After `limit` failures
+//! in a row the step is *degraded*: its whole group is left out of later passes and one alert
+//! says so. A state-file change, a reload (SIGHUP) or a netlink-overflow resync clears it. A
+//! uevent does not: the failing flush or delete makes uevents itself, and clearing on them would
+//! turn the cap back into an endless retry loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::act::{Report, StepResult};
+use crate::reconcile::{GroupId, Plan};
+
+/// Failure counts per destructive step and the degraded set.
+#[derive(Debug, Clone, Default)]
+pub struct Retries {
+    limit: u32,
+    failures: BTreeMap<String, u32>,
+    degraded: BTreeSet<String>,
+}
+
+/// A step that just became degraded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewlyDegraded {
+    /// The step's line (its identity across passes).
+    pub step: String,
+    /// How many times it failed.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+}
+
+impl Retries {
+    /// At most `limit` failures in a row per destructive step.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit: limit.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Removes from `plan` every group with a degraded step.
+    pub fn filter(&self, plan: &mut Plan) {
+        if self.degraded.is_empty() {
+            return;
+        }
+        let bad: BTreeSet<GroupId> = plan
+            .steps
+            .iter()
+            .filter(|s| self.degraded.contains(&s.to_string()))
+            .map(|s| s.group)
+            .collect();
+        plan.steps
+            .retain(|s| !bad.contains(&s.group) && !s.needs.iter().any(|n| bad.contains(n)));
+    }
+
+    /// Counts the report's destructive failures; returns the steps that just became degraded.
+    pub fn record(&mut self, plan: &Plan, report: &Report) -> Vec<NewlyDegraded> {
+        let mut newly = Vec::new();
+        for r in &report.steps {
+            let Some(step) = plan.steps.get(r.index) else {
+                continue;
+            };
+            if !step.action.is_destructive() {
+                continue;
+            }
+            let key = step.to_string();
+            match &r.result {
+                StepResult::Failed { error, .. } => {
+                    let n = self.failures.entry(key.clone()).or_insert(0);
+                    *n += 1;
+                    if *n >= self.limit && self.degraded.insert(key.clone()) {
+                        newly.push(NewlyDegraded {
+                            step: key,
+                            attempts: *n,
+                            error: error.clone(),
+                        });
+                    }
+                }
+                StepResult::Changed | StepResult::AlreadyConverged => {
+                    self.failures.remove(&key);
+                }
+                StepResult::WouldChange | StepResult::Skipped { .. } => {}
+            }
+        }
+        newly
+    }
+
+    /// Forgets every failure and degraded mark (the world changed).
+    pub fn clear(&mut self) {
+        self.failures.clear();
+        self.degraded.clear();
+    }
+
+    /// The degraded steps.
+    pub fn degraded(&self) -> &BTreeSet<String> {
+        &self.degraded
+    }
+}

@@ -1,0 +1,114 @@
+//! `lunguard daemon` on a real host: wires the real inputs, actuator, alerts and notifications
+//! into [`Daemon`] in the order the design demands — uevent monitor first, then the state watch
+//! and signals, then the database and the first full pass.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::{Daemon, Input, Options, inputs};
+use crate::act::{Actuator, DryRun, Real, Tools};
+use crate::alert::{Alerter, Journald, RateLimit, RateLimited};
+use crate::cli::Exit;
+use crate::commands::{CommandError, EngineArgs, engine};
+use crate::config::{Mode, Ownership};
+use crate::control::{self, Request};
+use crate::desire::watch::{StateDirWatch, WatchConfig};
+use crate::notify::Notifier;
+use crate::observe::monitor::{Group, MonitorConfig, NetlinkMonitor, UDEV_CONTROL};
+
+/// Runs the daemon until TERM/INT. Exit 0 on a clean stop.
+pub fn main(config: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(config))
+}
+
+async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let args = EngineArgs {
+        config: config_path.clone(),
+        ..EngineArgs::default()
+    };
+    let config = crate::commands::load_config(&args)?;
+    let (tx, rx) = mpsc::channel::<Input>(4096);
+
+    // 1. Subscribe before anything is read, so nothing between the first read and the
+    //    subscription can be missed.
+    let group = Group::choose(Path::new(UDEV_CONTROL));
+    let monitor = NetlinkMonitor::open(MonitorConfig::new(group))?;
+    info!(group = group.name(), buffer = ?monitor.receive_buffer(), "uevent monitor open");
+    inputs::monitor(monitor, tx.clone(), format!("netlink {}", group.name()));
+    match StateDirWatch::open(&config.state_dir, WatchConfig::default()) {
+        Ok(w) => {
+            inputs::state_dir(w, tx.clone());
+        }
+        Err(e) => {
+            warn!(error = %e, dir = %config.state_dir.display(), "not watching the state directory (SIGHUP and the periodic resync still reload it)")
+        }
+    }
+    inputs::signals(tx.clone())?;
+
+    // 2. Then the database and the rest.
+    let engine = engine(&args).map_err(|e| match e {
+        CommandError::Engine(e) => anyhow::anyhow!(e),
+        e => anyhow::anyhow!(e),
+    })?;
+    let cfg = engine.config().clone();
+    let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
+    let actuator: Arc<dyn Actuator + Send> = match cfg.mode {
+        Mode::Enforce => Arc::new(Real::new(&cfg.roots.to_roots(), Tools::discover(timeout))),
+        Mode::Observe => Arc::new(DryRun::new()),
+    };
+    let alerter: Arc<dyn Alerter> =
+        Arc::new(RateLimited::new(Journald::new(), RateLimit::default()));
+    let notifier = Notifier::from_env()?;
+    let daemon = Daemon::new(
+        engine,
+        actuator,
+        alerter,
+        notifier,
+        Options {
+            config_path,
+            ownership: Ownership::for_this_process(),
+            ..Options::default()
+        },
+    );
+    serve_control(&cfg.control_socket, &daemon);
+    let summary = daemon.run(rx).await?;
+    info!(?summary, "stopped");
+    Ok(Exit::Ok)
+}
+
+/// Answers `plan` from the latest pass and `history` from the store, on the control socket.
+fn serve_control(path: &Path, daemon: &Daemon) {
+    let latest = daemon.latest();
+    let engine = daemon.engine();
+    let listener = match control::bind(path) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "no control socket: plan and history cannot reach this daemon");
+            return;
+        }
+    };
+    let served = control::serve(listener, move |req| match req {
+        Request::Plan => {
+            let doc = latest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let doc = doc.ok_or("no pass has finished yet; try again in a moment")?;
+            serde_json::to_string(&doc).map_err(|e| e.to_string())
+        }
+        Request::History(n) => {
+            let e = engine.lock().unwrap_or_else(PoisonError::into_inner);
+            let h = e.store().history(n).map_err(|e| e.to_string())?;
+            serde_json::to_string(&h).map_err(|e| e.to_string())
+        }
+    });
+    if let Err(e) = served {
+        warn!(error = %e, "control socket thread did not start");
+    }
+}
