@@ -29,6 +29,8 @@
 //!   alerts, sd_notify; capped destructive retries.
 //! - [`commands`]: the `plan` and `apply` commands (output and exit codes).
 //! - [`cli`]: the command-line grammar (clap) and the documented exit codes.
+//! - [`sim`]: a simulated host (kernel, open-iscsi, multipathd, array) writing a
+//!   kernel-like tree and uevents, with an `Actuator` over it: tier-2 tests and `lunguard demo`.
 //! - [`testing`]: builds fake sysfs/procfs trees laid out like the kernel's, for tests
 //!   (here and, later, the simulated kernel); never used by the daemon itself.
 
@@ -47,5 +49,6 @@ pub mod model;
 pub mod notify;
 pub mod observe;
 pub mod reconcile;
+pub mod sim;
 pub mod status;
 pub mod testing;
