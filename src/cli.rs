@@ -86,6 +86,22 @@ pub enum Command {
     /// first full pass, WATCHDOG, STATUS, STOPPING).
     #[command(after_help = EXIT_CODES)]
     Daemon(DaemonArgs),
+
+    /// Watch the guard work on a machine without SCSI: the real daemon loop against a built-in
+    /// simulated host (an iSCSI array with 4 LUNs on 2 portals, multipathd) — a declared attach
+    /// by narrowed scans, a detach, then another process's broad rescan bringing LUNs back and
+    /// the guard removing them, with the alert lines journald would get. Under a minute; touches
+    /// nothing outside a scratch directory.
+    #[command(after_help = EXIT_CODES)]
+    Demo(DemoArgs),
+}
+
+/// Arguments of `lunguard demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the scratch directory (simulated sysfs, state files, database) and print its path.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Arguments of `lunguard daemon`.

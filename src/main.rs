@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             args.json,
             &mut io::stdout().lock(),
         )?),
+        Command::Demo(args) => lunguard::commands::demo::run(args.keep),
         Command::Daemon(args) => lunguard::daemon::run::main(args.config),
         Command::Apply(args) => Ok(lunguard::commands::apply::run(
             &args.engine.to_engine_args(),

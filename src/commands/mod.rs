@@ -2,6 +2,7 @@
 //! line, run passes, print what was found and done, and pick the exit code.
 
 pub mod apply;
+pub mod demo;
 pub mod history;
 pub mod plan;
 mod render;

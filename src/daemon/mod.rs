@@ -251,21 +251,49 @@ impl Daemon {
         sched: &mut Schedule,
     ) -> Result<bool, DaemonError> {
         let engine = Arc::clone(&self.engine);
-        let actuator = Arc::clone(&self.actuator);
-        let alerter = Arc::clone(&self.alerter);
+        let dry = self.actuator.is_dry_run();
         let filter = retries.clone();
         let span = info_span!("pass", n = summary.passes + 1);
-        let (mut pass, report) = tokio::task::spawn_blocking(move || {
+        // Observe and plan; findings are alerted before anything is done about them.
+        let pass = tokio::task::spawn_blocking(move || {
             let _g = span.enter();
             let engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
             let now = SystemTime::now();
             let mut pass = engine.prepare(now)?;
             if let Some(plan) = pass.plan.as_mut() {
-                if !actuator.is_dry_run() {
+                if !dry {
                     engine.remember(plan, now)?;
                 }
                 filter.filter(plan);
             }
+            Ok::<_, crate::engine::EngineError>(pass)
+        })
+        .await??;
+        match &pass.reload {
+            Reload::Kept { errors, .. } => self.alerter.emit(&Alert::state_rejected(errors)),
+            Reload::Replaced {
+                state,
+                changed: true,
+            } => self
+                .alerter
+                .emit(&Alert::state_reloaded(state.attachments.len())),
+            Reload::Replaced { .. } => {}
+        }
+        if let Some(plan) = &pass.plan {
+            for f in &plan.findings {
+                if let Some(a) = changes.observe(f) {
+                    self.alerter.emit(&a);
+                }
+            }
+            changes.retain(&plan.findings);
+        }
+        let engine = Arc::clone(&self.engine);
+        let actuator = Arc::clone(&self.actuator);
+        let alerter = Arc::clone(&self.alerter);
+        let span = info_span!("act", n = summary.passes + 1);
+        let (mut pass, report) = tokio::task::spawn_blocking(move || {
+            let _g = span.enter();
+            let engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
             let observer = |e: &JournalEvent<'_>| {
                 if let JournalEvent::Outcome { .. } = e {
                     alerter.emit(&Alert::from_journal_event(e));
@@ -279,28 +307,14 @@ impl Daemon {
         let (changed, _, failed, _) = report.counts();
         summary.changed += changed as u64;
         summary.failed += failed as u64;
-        match &pass.reload {
-            Reload::Kept { errors, .. } => self.alerter.emit(&Alert::state_rejected(errors)),
-            Reload::Replaced {
-                state,
-                changed: true,
-            } => self
-                .alerter
-                .emit(&Alert::state_reloaded(state.attachments.len())),
-            Reload::Replaced { .. } => {}
-        }
         let mut grace: Option<Duration> = None;
         if let Some(plan) = pass.plan.as_mut() {
             for f in &plan.findings {
-                if let Some(a) = changes.observe(f) {
-                    self.alerter.emit(&a);
-                }
                 if let FindingKind::WaitingForGrace { remaining_secs } = f.kind {
                     let d = Duration::from_secs(remaining_secs.max(1));
                     grace = Some(grace.map_or(d, |g| g.min(d)));
                 }
             }
-            changes.retain(&plan.findings);
             for d in retries.record(plan, &report) {
                 warn!(
                     step = d.step,

@@ -6,6 +6,8 @@
 //! conservatively: an unknown open count is not "unused", an unknown path state is not "failed".
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::warn;
@@ -14,12 +16,26 @@ use crate::act::cmd::{self, Program, SEARCH_DIRS};
 use crate::model::DmName;
 use crate::reconcile::PathState;
 
-/// Queries `dmsetup` and `multipathd`.
-#[derive(Debug, Clone)]
+type OpenCounts = Arc<dyn Fn() -> BTreeMap<DmName, u32> + Send + Sync>;
+type PathStates = Arc<dyn Fn() -> BTreeMap<String, PathState> + Send + Sync>;
+
+/// Queries `dmsetup` and `multipathd` (or, for the simulator, functions that know the answers).
+#[derive(Clone)]
 pub struct Inspector {
     dmsetup: Option<Program>,
     multipathd: Option<Program>,
     timeout: Duration,
+    from_data: Option<(OpenCounts, PathStates)>,
+}
+
+impl fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inspector")
+            .field("dmsetup", &self.dmsetup)
+            .field("multipathd", &self.multipathd)
+            .field("from_data", &self.from_data.is_some())
+            .finish()
+    }
 }
 
 impl Inspector {
@@ -29,6 +45,19 @@ impl Inspector {
             dmsetup: Program::find("dmsetup", SEARCH_DIRS).ok(),
             multipathd: Program::find("multipathd", SEARCH_DIRS).ok(),
             timeout,
+            from_data: None,
+        }
+    }
+
+    /// An inspector answering from functions (the simulated host knows its open counts and path
+    /// states without any tool).
+    pub fn from_fn(
+        open_counts: impl Fn() -> BTreeMap<DmName, u32> + Send + Sync + 'static,
+        path_states: impl Fn() -> BTreeMap<String, PathState> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            from_data: Some((Arc::new(open_counts), Arc::new(path_states))),
+            ..Self::none()
         }
     }
 
@@ -38,11 +67,15 @@ impl Inspector {
             dmsetup: None,
             multipathd: None,
             timeout: Duration::ZERO,
+            from_data: None,
         }
     }
 
     /// Open count per dm device name.
     pub fn open_counts(&self) -> BTreeMap<DmName, u32> {
+        if let Some((f, _)) = &self.from_data {
+            return f();
+        }
         let Some(p) = &self.dmsetup else {
             return BTreeMap::new();
         };
@@ -66,6 +99,9 @@ impl Inspector {
 
     /// multipathd's view of each path (by block device name).
     pub fn path_states(&self) -> BTreeMap<String, PathState> {
+        if let Some((_, f)) = &self.from_data {
+            return f();
+        }
         let Some(p) = &self.multipathd else {
             return BTreeMap::new();
         };

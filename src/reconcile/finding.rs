@@ -120,7 +120,11 @@ impl fmt::Display for FindingKind {
         match self {
             Self::Converged => f.write_str("converged"),
             Self::Missing { what } => write!(f, "missing: {what}"),
-            Self::Unwanted { why, action } => write!(f, "unwanted ({why}): {action}"),
+            Self::Unwanted { why, action } => {
+                // Reasons are written to stand alone in step lines ("unwanted, in scope …").
+                let why = why.strip_prefix("unwanted, ").unwrap_or(why);
+                write!(f, "unwanted ({why}): {action}")
+            }
             Self::InUse { why } => write!(f, "unwanted but in use ({why}): alert only"),
             Self::WrongWwid { expected, found } => {
                 write!(f, "wrong WWID: expected {expected}, found {found}")
