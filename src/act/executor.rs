@@ -203,6 +203,21 @@ impl TargetLocks {
     }
 }
 
+/// The device numbers a group removes: its maps and paths.
+fn removal_devs(chunk: &[(usize, &Step)]) -> Vec<crate::model::DevT> {
+    let mut devs = Vec::new();
+    for (_, s) in chunk {
+        match &s.action {
+            Action::FlushMap { map, .. } => devs.extend(map.dev),
+            Action::DeletePaths { paths, .. } => devs.extend(paths.iter().filter_map(|p| p.dev)),
+            _ => {}
+        }
+    }
+    devs.sort_unstable();
+    devs.dedup();
+    devs
+}
+
 /// Runs `plan` through `actuator`. See the module docs for the rules.
 pub fn execute_plan<A: Actuator + ?Sized>(
     plan: &Plan,
@@ -220,6 +235,7 @@ pub fn execute_plan<A: Actuator + ?Sized>(
             .iter()
             .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
             .collect();
+        let _markers = actuator.mark_removing(&removal_devs(chunk));
         for &(index, step) in chunk {
             let result = run_step(step, actuator, journal, index, &mut failed);
             journal.record(&JournalEvent::Outcome {

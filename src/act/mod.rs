@@ -53,6 +53,15 @@ pub trait Actuator: Sync {
     fn is_dry_run(&self) -> bool {
         false
     }
+
+    /// Marks `devs` as about to be removed for as long as the returned guard lives (the
+    /// executor holds it over a whole removal group), so the udev rule in rules/ can tell other
+    /// consumers (multipathd, LVM, udisks) to leave them alone. Best effort: the default marks
+    /// nothing, and a marker that cannot be created never stops a removal.
+    fn mark_removing(&self, devs: &[crate::model::DevT]) -> Vec<crate::marker::Marker> {
+        let _ = devs;
+        Vec::new()
+    }
 }
 
 /// Runs a `DeletePaths` through `delete_path`, one by one: the fallback for

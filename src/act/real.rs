@@ -49,6 +49,7 @@ pub struct Real {
     sys: Sysfs,
     dev_root: PathBuf,
     tools: Tools,
+    run_dir: Option<PathBuf>,
 }
 
 impl Real {
@@ -58,7 +59,15 @@ impl Real {
             sys: Sysfs::new(&roots.sys),
             dev_root: roots.dev.clone(),
             tools,
+            run_dir: None,
         }
+    }
+
+    /// Creates removal markers under `run_dir` (`/run/lunguard` for the daemon) around each
+    /// removal, for the udev rule in rules/40-lunguard-removing.rules.
+    pub fn with_markers(mut self, run_dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = Some(run_dir.into());
+        self
     }
 
     fn need(p: &Option<Program>, name: &str, what: &str) -> Result<Program, ActError> {
@@ -125,5 +134,18 @@ impl Actuator for Real {
 
     fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError> {
         self.sys.delete_path(path)
+    }
+
+    fn mark_removing(&self, devs: &[crate::model::DevT]) -> Vec<crate::marker::Marker> {
+        let Some(run) = &self.run_dir else {
+            return Vec::new();
+        };
+        devs.iter()
+            .filter_map(|d| {
+                crate::marker::Marker::create(run, *d)
+                    .map_err(|e| tracing::warn!(error = %e, dev = %d, "removal marker not created"))
+                    .ok()
+            })
+            .collect()
     }
 }

@@ -518,3 +518,68 @@ fn dry_run_changes_nothing_and_says_would() {
     );
     assert_eq!(dry.lines().len(), 4);
 }
+
+/// The removal marker (rules/40-lunguard-removing.rules) exists for exactly the devices of the
+/// group being removed, while its steps run, and is gone afterwards.
+#[test]
+fn removal_markers_cover_the_group_while_it_runs() {
+    struct Watching {
+        inner: Real,
+        seen: Mutex<Vec<bool>>,
+        marker: std::path::PathBuf,
+    }
+    impl Actuator for Watching {
+        fn execute(&self, action: &Action) -> Result<Outcome, ActError> {
+            self.seen.lock().unwrap().push(self.marker.exists());
+            let _ = action;
+            Ok(Outcome::Changed)
+        }
+        fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError> {
+            self.seen.lock().unwrap().push(self.marker.exists());
+            let _ = path;
+            Ok(Outcome::Changed)
+        }
+        fn mark_removing(&self, devs: &[DevT]) -> Vec<crate::marker::Marker> {
+            self.inner.mark_removing(devs)
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let run = d.path().join("run");
+    let a = Watching {
+        inner: real(&t, no_tools()).with_markers(&run),
+        seen: Mutex::new(Vec::new()),
+        marker: crate::marker::removing_marker(&run, DevT::new(8, 16)),
+    };
+    let plan = Plan {
+        steps: vec![
+            step(
+                Action::FlushMap {
+                    map: mpatha(),
+                    retry: FlushPolicy::default(),
+                },
+                1,
+                &[],
+                OnFailure::Stop,
+            ),
+            step(
+                Action::DeletePaths {
+                    map: Some(mpatha().name),
+                    paths: vec![sdb()],
+                },
+                1,
+                &[],
+                OnFailure::Stop,
+            ),
+        ],
+        ..Plan::default()
+    };
+    let report = execute_plan(&plan, &a, &NoJournal, &TargetLocks::default());
+    assert!(report.ok(), "{report}");
+    assert!(!a.seen.lock().unwrap().is_empty());
+    assert!(
+        a.seen.lock().unwrap().iter().all(|m| *m),
+        "marker present during every step"
+    );
+    assert!(!a.marker.exists(), "marker removed after the group");
+}
