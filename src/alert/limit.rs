@@ -193,14 +193,6 @@ impl<A: Alerter, C: Clock> RateLimited<A, C> {
         }
     }
 
-    /// Sends the summaries of intervals that are over.
-    pub fn flush(&self) {
-        let due = self.lock().flush(self.clock.now());
-        for a in &due {
-            self.inner.emit(a);
-        }
-    }
-
     /// The wrapped alerter.
     pub fn inner(&self) -> &A {
         &self.inner
@@ -217,5 +209,14 @@ impl<A: Alerter, C: Clock> Alerter for RateLimited<A, C> {
         for a in &out {
             self.inner.emit(a);
         }
+    }
+
+    /// Sends the summaries of intervals that are over.
+    fn flush(&self) {
+        let due = self.lock().flush(self.clock.now());
+        for a in &due {
+            self.inner.emit(a);
+        }
+        self.inner.flush();
     }
 }

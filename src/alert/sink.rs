@@ -12,11 +12,19 @@ use super::{Alert, AlertKind, format_line};
 pub trait Alerter: Send + Sync {
     /// Delivers one alert.
     fn emit(&self, alert: &Alert);
+
+    /// Sends whatever is held back (a rate limiter's "suppressed N" summaries). The daemon calls
+    /// it after every pass and on its watchdog tick, so a summary is never later than that.
+    fn flush(&self) {}
 }
 
 impl<A: Alerter + ?Sized> Alerter for &A {
     fn emit(&self, alert: &Alert) {
         (**self).emit(alert);
+    }
+
+    fn flush(&self) {
+        (**self).flush();
     }
 }
 
@@ -24,11 +32,19 @@ impl<A: Alerter + ?Sized> Alerter for Arc<A> {
     fn emit(&self, alert: &Alert) {
         (**self).emit(alert);
     }
+
+    fn flush(&self) {
+        (**self).flush();
+    }
 }
 
 impl<A: Alerter + ?Sized> Alerter for Box<A> {
     fn emit(&self, alert: &Alert) {
         (**self).emit(alert);
+    }
+
+    fn flush(&self) {
+        (**self).flush();
     }
 }
 

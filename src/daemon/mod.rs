@@ -25,7 +25,7 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::act::{Actuator, JournalEvent};
 use crate::alert::{Alert, Alerter, FindingChanges};
 use crate::commands::plan::PlanDocument;
-use crate::config::{Config, IfMissing, Ownership};
+use crate::config::{Config, IfMissing, LoadErrors, Ownership};
 use crate::desire::Reload;
 use crate::desire::store::{Outcome, OutcomeRecord};
 use crate::engine::Engine;
@@ -109,6 +109,8 @@ pub struct Daemon {
     notifier: Notifier,
     opts: Options,
     latest: Latest,
+    /// The state files' errors last alerted (cleared by a good load).
+    last_rejection: Mutex<Option<LoadErrors>>,
 }
 
 /// Why the loop stopped with an error.
@@ -138,6 +140,7 @@ impl Daemon {
             notifier,
             opts,
             latest: Arc::new(Mutex::new(None)),
+            last_rejection: Mutex::new(None),
         }
     }
 
@@ -171,9 +174,24 @@ impl Daemon {
         let stop_reason = loop {
             let now = Instant::now();
             if sched.take_due(now) {
-                let ok = self
+                // A pass that cannot run (database error, a panic in a pass) is reported and
+                // retried with backoff: errors never stop the guard.
+                let ok = match self
                     .pass(&mut retries, &mut changes, &mut summary, &mut sched)
-                    .await?;
+                    .await
+                {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        error!(error = %e, "pass failed; retrying with backoff");
+                        self.alerter.emit(&Alert::key_degraded(
+                            "pass",
+                            sched.failures() + 1,
+                            &e.to_string(),
+                        ));
+                        false
+                    }
+                };
+                self.alerter.flush();
                 sched.pass_done(Instant::now(), ok, jitter());
                 if !ready || reloading {
                     sd(self.notifier.ready());
@@ -230,6 +248,7 @@ impl Daemon {
                         && Instant::now() >= w
                     {
                         sd(self.notifier.watchdog());
+                        self.alerter.flush();
                         next_watchdog = Some(Instant::now() + every);
                     }
                 }
@@ -270,14 +289,30 @@ impl Daemon {
         })
         .await??;
         match &pass.reload {
-            Reload::Kept { errors, .. } => self.alerter.emit(&Alert::state_rejected(errors)),
-            Reload::Replaced {
-                state,
-                changed: true,
-            } => self
-                .alerter
-                .emit(&Alert::state_reloaded(state.attachments.len())),
-            Reload::Replaced { .. } => {}
+            // Alerted when the rejection is new or different, not on every pass it stays: a
+            // pass per uevent would repeat it until the rate limit drops the next, different
+            // rejection (the one the user must see after editing the file again).
+            Reload::Kept { errors, .. } => {
+                let mut last = self
+                    .last_rejection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if last.as_ref() != Some(errors) {
+                    warn!(errors = %errors, "state files rejected; the last good state stays in force");
+                    self.alerter.emit(&Alert::state_rejected(errors));
+                    *last = Some(errors.clone());
+                }
+            }
+            Reload::Replaced { state, changed } => {
+                *self
+                    .last_rejection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                if *changed {
+                    self.alerter
+                        .emit(&Alert::state_reloaded(state.attachments.len()));
+                }
+            }
         }
         if let Some(plan) = &pass.plan {
             for f in &plan.findings {
@@ -407,7 +442,8 @@ impl Daemon {
             .as_ref()
             .and_then(|d| serde_json::to_string(d).ok())
             .unwrap_or_default();
-        info!(?summary, degraded = ?retries.degraded(), plan, "status dump (SIGUSR1)");
+        // Warn level: the operator asked for it, and the default log level is warn.
+        warn!(?summary, degraded = ?retries.degraded(), plan, "status dump (SIGUSR1)");
     }
 }
 

@@ -96,3 +96,104 @@ impl Retries {
         &self.degraded
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::act::StepReport;
+    use crate::model::{DevT, DmName};
+    use crate::reconcile::{Action, FlushPolicy, MapRef, OnFailure, Step};
+
+    fn plan() -> Plan {
+        let map = MapRef {
+            name: "mpatha".parse::<DmName>().expect("name"),
+            kernel_name: "dm-0".into(),
+            uuid: None,
+            dev: Some(DevT::new(253, 0)),
+        };
+        let step = |action, group| Step {
+            action,
+            reason: "test".into(),
+            on_failure: OnFailure::Stop,
+            group: GroupId(group),
+            needs: Vec::new(),
+            targets: Vec::new(),
+        };
+        Plan {
+            steps: vec![
+                step(
+                    Action::FlushMap {
+                        map,
+                        retry: FlushPolicy::default(),
+                    },
+                    1,
+                ),
+                step(
+                    Action::FlushBuffers {
+                        name: "sdz".into(),
+                        dev: DevT::new(8, 0),
+                    },
+                    2,
+                ),
+            ],
+            ..Plan::default()
+        }
+    }
+
+    fn report(result: StepResult) -> Report {
+        Report {
+            steps: vec![StepReport {
+                index: 0,
+                line: String::new(),
+                result,
+            }],
+        }
+    }
+
+    fn failed() -> StepResult {
+        StepResult::Failed {
+            error: "flush failed: I/O error".into(),
+            stopped: true,
+        }
+    }
+
+    #[test]
+    fn a_destructive_step_is_degraded_once_after_the_limit_then_left_out() {
+        let mut r = Retries::new(3);
+        let p = plan();
+        assert!(r.record(&p, &report(failed())).is_empty());
+        assert!(r.record(&p, &report(failed())).is_empty());
+        let d = r.record(&p, &report(failed()));
+        assert_eq!(d.len(), 1, "degraded on the third failure");
+        assert_eq!(d[0].attempts, 3);
+        assert!(r.record(&p, &report(failed())).is_empty(), "reported once");
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert_eq!(
+            filtered.steps.len(),
+            1,
+            "its group is left out, others stay"
+        );
+        assert!(matches!(
+            filtered.steps[0].action,
+            Action::FlushBuffers { .. }
+        ));
+        r.clear();
+        let mut again = p.clone();
+        r.filter(&mut again);
+        assert_eq!(again.steps.len(), 2, "cleared: tried again");
+    }
+
+    #[test]
+    fn success_resets_the_count() {
+        let mut r = Retries::new(2);
+        let p = plan();
+        assert!(r.record(&p, &report(failed())).is_empty());
+        assert!(r.record(&p, &report(StepResult::Changed)).is_empty());
+        assert!(
+            r.record(&p, &report(failed())).is_empty(),
+            "count restarted"
+        );
+        assert_eq!(r.record(&p, &report(failed())).len(), 1);
+    }
+}
