@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing lunguard needs on a Debian 12 host (as root), and nothing
 # when it is all there already. Idempotent; safe to run before every build.
-#   libudev-dev, pkg-config   the `udev` crate links libudev
 #   qemu-system-x86, cpio, kmod, bc   the real-kernel test VM (tests/vm)
 set -euo pipefail
-need=(libudev-dev pkg-config qemu-system-x86 cpio kmod bc ca-certificates)
+need=(qemu-system-x86 cpio kmod bc ca-certificates)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -106,7 +106,7 @@ pub struct Daemon {
     engine: Arc<Mutex<Engine>>,
     actuator: Arc<dyn Actuator + Send>,
     alerter: Arc<dyn Alerter>,
-    notifier: Notifier,
+    notifier: Arc<Notifier>,
     opts: Options,
     latest: Latest,
     /// The state files' errors last alerted (cleared by a good load).
@@ -137,7 +137,7 @@ impl Daemon {
             engine: Arc::new(Mutex::new(engine)),
             actuator,
             alerter,
-            notifier,
+            notifier: Arc::new(notifier),
             opts,
             latest: Arc::new(Mutex::new(None)),
             last_rejection: Mutex::new(None),
@@ -325,6 +325,8 @@ impl Daemon {
         let engine = Arc::clone(&self.engine);
         let actuator = Arc::clone(&self.actuator);
         let alerter = Arc::clone(&self.alerter);
+        let notifier = Arc::clone(&self.notifier);
+        let watchdog = crate::notify::watchdog_interval().is_some();
         let span = info_span!("act", n = summary.passes + 1);
         let (mut pass, report) = tokio::task::spawn_blocking(move || {
             let _g = span.enter();
@@ -332,6 +334,12 @@ impl Daemon {
             let observer = |e: &JournalEvent<'_>| {
                 if let JournalEvent::Outcome { .. } = e {
                     alerter.emit(&Alert::from_journal_event(e));
+                }
+                // Every step is bounded by its own timeout, so a step finishing is progress: the
+                // watchdog is fed here too, not only between passes (a long removal would
+                // otherwise starve it). A hung step still starves it, as it should.
+                if watchdog {
+                    sd(notifier.watchdog());
                 }
             };
             let report = engine.execute_observed(&pass, actuator.as_ref(), &observer)?;
