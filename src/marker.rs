@@ -1,6 +1,6 @@
 //! The "about to remove" marker: before lunguard flushes and deletes a
 //! device it creates `<run_dir>/removing/<major>:<minor>`, and
-//! rules/69-lunguard.rules tags any uevent of that device with
+//! rules/40-lunguard-removing.rules tags any uevent of that device with
 //! `LUNGUARD_REMOVING=1` (plus `SYSTEMD_READY=0`, `UDISKS_IGNORE=1` and,
 //! for dm devices, `DM_UDEV_DISABLE_OTHER_RULES_FLAG=1`) so other consumers
 //! leave it alone while it goes away. A file, not a udev property written
