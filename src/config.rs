@@ -1,4 +1,4 @@
-//! `/etc/lunguard/lunguard.toml`: roots, paths, scope, policy, timeouts, mode.
+//! `/etc/lunguard/lunguard.toml`: roots, paths, scope, policy, timeouts, daemon, mode.
 //!
 //! Every field is optional with a documented default (docs/config.md, and the
 //! example in `state/lunguard.toml.example`), so a missing file means "all
@@ -6,6 +6,7 @@
 //! (`Config::parse`) is pure and reports every problem it can find with
 //! `file:line:column`.
 
+mod daemon;
 mod diagnostic;
 pub mod duration;
 mod ownership;
@@ -24,6 +25,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::observe::Roots;
 
+pub use daemon::DaemonSettings;
 pub use diagnostic::{Diagnostic, LoadErrors, Pos, Source};
 pub use ownership::Ownership;
 pub use pattern::{Pattern, PatternError};
@@ -65,6 +67,8 @@ pub struct Config {
     pub policy: Policy,
     /// Limits on external commands.
     pub timeouts: Timeouts,
+    /// The guard loop's knobs (`lunguard daemon`).
+    pub daemon: DaemonSettings,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             scope: Scope::default(),
             policy: Policy::default(),
             timeouts: Timeouts::default(),
+            daemon: DaemonSettings::default(),
         }
     }
 }
@@ -275,6 +280,41 @@ impl Config {
             bad(
                 &["policy", "max_removals_per_pass"],
                 "policy.max_removals_per_pass must be at least 1; to never remove anything set policy.on_unexpected = \"alert\" or mode = \"observe\"".to_owned(),
+            );
+        }
+        let d = &self.daemon;
+        if !(daemon::MIN_RECEIVE_BUFFER..=daemon::MAX_RECEIVE_BUFFER)
+            .contains(&d.uevent_receive_buffer)
+        {
+            bad(
+                &["daemon", "uevent_receive_buffer"],
+                format!(
+                    "daemon.uevent_receive_buffer must be between {} and {} bytes (default {}), got {}",
+                    daemon::MIN_RECEIVE_BUFFER,
+                    daemon::MAX_RECEIVE_BUFFER,
+                    DaemonSettings::default().uevent_receive_buffer,
+                    d.uevent_receive_buffer
+                ),
+            );
+        }
+        if d.debounce > daemon::MAX_DEBOUNCE {
+            bad(
+                &["daemon", "debounce"],
+                format!(
+                    "daemon.debounce must be at most {} (a pass must not wait longer after a burst of events), got {}",
+                    duration::format(daemon::MAX_DEBOUNCE),
+                    duration::format(d.debounce)
+                ),
+            );
+        }
+        if d.resync_interval < daemon::MIN_RESYNC_INTERVAL {
+            bad(
+                &["daemon", "resync_interval"],
+                format!(
+                    "daemon.resync_interval must be at least {} (e.g. \"5m\"), got {}",
+                    duration::format(daemon::MIN_RESYNC_INTERVAL),
+                    duration::format(d.resync_interval)
+                ),
             );
         }
         let hosts: [(&[&str], &Vec<String>); 2] = [

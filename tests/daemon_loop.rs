@@ -200,3 +200,45 @@ async fn a_flush_that_keeps_failing_is_degraded_once_and_then_left_alone() {
         .count();
     assert_eq!(degraded, 1, "one alert for the degradation");
 }
+
+#[tokio::test]
+async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_last_good_state() {
+    let r = rig(|_| {}).await;
+    let sim = r.lab.sim.clone();
+    assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
+    let file = r._dir.path().join("state/lab.toml");
+    let rejected = |a: &MemorySink| {
+        a.kinds()
+            .iter()
+            .filter(|k| **k == AlertKind::StateRejected)
+            .count()
+    };
+    std::fs::write(&file, "[[attachment]]\nname = \"x\"\nlun = \"one\"\n").expect("write");
+    for _ in 0..3 {
+        r.tx.send(Input::StateChanged { why: "test".into() })
+            .await
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alerts = r.alerts.clone();
+    assert!(until(|| rejected(&alerts) == 1).await);
+    assert_eq!(
+        rejected(&alerts),
+        1,
+        "the same errors are alerted once, not every pass"
+    );
+    std::fs::write(&file, "[[attachment]]\nnmae = \"x\"\n").expect("write");
+    r.tx.send(Input::StateChanged { why: "test".into() })
+        .await
+        .expect("send");
+    assert!(
+        until(|| rejected(&alerts) == 2).await,
+        "a different error is alerted"
+    );
+    assert!(
+        sim.devices().iter().any(|d| d.hctl.lun == 0),
+        "the last good state (LUN 0 declared) stays in force: nothing detached"
+    );
+    let (_, alerts) = stop(r).await;
+    assert_eq!(rejected(&alerts), 2);
+}

@@ -104,6 +104,7 @@ fn flushing_a_mounted_map_fails_as_map_in_use() {
             retries: 0,
             backoff: Duration::from_millis(1),
             timeout: Duration::from_millis(10),
+            ..FlushPolicy::default()
         },
     };
     let err = act.execute(&flush).unwrap_err();

@@ -218,3 +218,199 @@ fn daemon_removes_what_a_broad_rescan_readds_and_reports_latency() {
     assert!(log.contains("LUNGUARD_KIND=device_removed"), "{log}");
     assert!(!log.contains("\"- - -\""), "the daemon never scans broadly");
 }
+
+/// The daemon's log from the guest.
+fn daemon_log(out: &Path) -> String {
+    read(out, "daemon.log")
+}
+
+/// The LUN numbers of `H:C:T:L` names, sorted.
+fn luns_of(devices: &str) -> Vec<u64> {
+    let mut l: Vec<u64> = devices
+        .split_whitespace()
+        .filter_map(|d| d.rsplit(':').next()?.parse().ok())
+        .collect();
+    l.sort_unstable();
+    l
+}
+
+/// Every `lunguard daemon` the scenario stopped with TERM exited 0 (the guest checks the status;
+/// the log shows the clean stop).
+fn assert_clean_stop(log: &str) {
+    assert!(
+        log.contains("LUNGUARD_KIND=daemon_stopping"),
+        "no daemon_stopping alert:\n{log}"
+    );
+}
+
+/// Issue 4, proof 2: iscsid's login autoscan (node.session.scan = auto) adds all 8 LUNs on both
+/// sessions; the running daemon leaves exactly the declared LUNs 0 and 3.
+#[test]
+fn daemon_undoes_an_iscsid_login_autoscan() {
+    let out = run_scenario("daemon-autoscan.sh");
+    let added: u32 = read(out.path(), "autoscan-added.txt")
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(added >= 16, "the autoscan added {added} paths, expected 16");
+    let after = read(out.path(), "devices-after.txt");
+    assert_eq!(luns_of(&after), [0, 0, 3, 3], "{after}");
+    let removals = read(out.path(), "removals.txt");
+    for line in removals.lines() {
+        assert!(
+            !line.contains(":0:0:0 (") && !line.contains(":0:0:3 ("),
+            "a declared LUN was removed: {line}"
+        );
+    }
+    let maps = read(out.path(), "multipath-after.txt");
+    assert_eq!(
+        maps.lines().filter(|l| l.starts_with("36001405")).count(),
+        2,
+        "{maps}"
+    );
+    let log = daemon_log(out.path());
+    assert!(!log.contains("- - -"), "the daemon rescanned broadly");
+    assert_clean_stop(&log);
+}
+
+/// Issue 4, proof 3: a LUN added on the array while the session is open produces the kernel's
+/// SDEV_UA change event but no device (scan = manual); once declared, the daemon attaches it with
+/// narrowed scans only.
+#[test]
+fn daemon_attaches_a_lun_the_array_added_only_once_declared() {
+    let out = run_scenario("daemon-aen.sh");
+    let ua: u32 = read(out.path(), "ua-count.txt")
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!(ua >= 1, "no REPORTED_LUNS_DATA_HAS_CHANGED uevent");
+    let scans = read(out.path(), "scan-lines.txt");
+    assert!(
+        scans.contains("(\"0 0 5\" > host") && scans.contains(": changed"),
+        "{scans}"
+    );
+    assert_eq!(read(out.path(), "luns.txt").trim(), "0 1 5");
+    let maps = read(out.path(), "multipath-after.txt");
+    assert_eq!(
+        maps.lines().filter(|l| l.starts_with("36001405")).count(),
+        3,
+        "{maps}"
+    );
+    let log = daemon_log(out.path());
+    assert!(!log.contains("- - -"), "the daemon rescanned broadly");
+    let ua_events = read(out.path(), "daemon-ua.txt");
+    assert!(
+        ua_events.contains("TargetLuns"),
+        "the daemon did not map the unit attention uevent to the target's LUN list:\n{ua_events}"
+    );
+    assert_clean_stop(&log);
+}
+
+/// Issue 4, proof 4: editor-style edits of the state file attach and detach; broken edits are
+/// rejected with file:line:column and change nothing; a fixed file is applied again.
+#[test]
+fn daemon_applies_state_edits_and_rejects_broken_ones() {
+    let out = run_scenario("daemon-edit.sh");
+    let reloads = read(out.path(), "reloads.txt");
+    let kinds: Vec<&str> = reloads
+        .lines()
+        .filter(|l| l.starts_with("lunguard: "))
+        .map(|l| {
+            if l.contains("state reloaded: 3") {
+                "3"
+            } else if l.contains("state reloaded: 4") {
+                "4"
+            } else if l.contains("unclosed array table") {
+                "syntax"
+            } else if l.contains("unknown field \"lunn\"") {
+                "unknown"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["3", "4", "3", "syntax", "unknown", "4"],
+        "one alert per change, in order:\n{reloads}"
+    );
+    let rejections = read(out.path(), "rejections.txt");
+    for needle in [
+        "vols.toml:10:14: unclosed array table",
+        "vols.toml:25:1: unknown field \"lunn\"",
+    ] {
+        assert!(rejections.contains(needle), "{needle}:\n{rejections}");
+    }
+    assert_clean_stop(&daemon_log(out.path()));
+}
+
+/// Issue 4, proof 5: SIGKILL while a detach retries a flush of a map someone holds open; the
+/// journal keeps the intent without outcome (history shows it with the daemon stopped); the
+/// restarted daemon marks it interrupted and finishes the detach.
+#[test]
+fn daemon_finishes_a_detach_interrupted_by_kill_9() {
+    let out = run_scenario("daemon-kill9.sh");
+    let retries = read(out.path(), "retries-before-kill.txt");
+    assert!(
+        retries.lines().count() >= 2,
+        "the flush was not retrying when killed:\n{retries}"
+    );
+    let stopped = read(out.path(), "history-stopped.txt");
+    let flush = stopped
+        .lines()
+        .find(|l| l.contains("flush map "))
+        .unwrap_or_else(|| panic!("no flush in the journal:\n{stopped}"));
+    assert!(
+        flush.ends_with("-> NO OUTCOME (in flight when lunguard stopped)"),
+        "{stopped}"
+    );
+    let running = read(out.path(), "history-running.txt");
+    let id = flush.split_whitespace().next().expect("an id");
+    assert!(
+        running
+            .lines()
+            .any(|l| l.starts_with(&format!("{id} ")) && l.ends_with("-> interrupted")),
+        "{running}"
+    );
+    let log = daemon_log(out.path());
+    assert!(log.contains("action interrupted by the last stop"), "{log}");
+    assert!(
+        log.contains("LUNGUARD_KIND=action_interrupted"),
+        "no action_interrupted alert: {log}"
+    );
+    assert!(
+        read(out.path(), "interrupted.txt").contains("interrupted by the last stop (journal #"),
+        "the alert names the journal entry"
+    );
+    assert_clean_stop(&log);
+}
+
+/// Issue 4, proof 6: a flood of uevents into a tiny receive buffer overflows it; the daemon
+/// detects the loss, alerts, resyncs and ends with only the declared LUNs.
+#[test]
+fn daemon_resyncs_after_a_uevent_overflow() {
+    let out = run_scenario("daemon-flood.sh");
+    let rcvbuf: usize = read(out.path(), "rcvbuf.txt")
+        .trim()
+        .parse()
+        .expect("a size");
+    assert!(rcvbuf <= 16384, "receive buffer {rcvbuf}");
+    let counts = read(out.path(), "counts.txt");
+    let total: u64 = counts
+        .lines()
+        .find_map(|l| l.strip_prefix("total_overflows="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{counts}"));
+    assert!(total >= 1, "{counts}");
+    let alerts = read(out.path(), "overflow-alerts.txt");
+    assert!(
+        alerts.contains("uevent socket overflowed (events lost): full resync"),
+        "{alerts}"
+    );
+    let summary = read(out.path(), "summary.txt");
+    assert!(
+        summary.contains("overflows: ") && !summary.contains("overflows: 0 "),
+        "{summary}"
+    );
+    assert_clean_stop(&daemon_log(out.path()));
+}

@@ -393,7 +393,7 @@ fn flush_with_retry<A: Actuator + ?Sized>(
                 }
                 tracing::debug!(attempts, ?backoff, "map in use; retrying");
                 std::thread::sleep(backoff);
-                backoff = backoff.saturating_mul(2);
+                backoff = retry.next_backoff(backoff);
             }
             other => return other,
         }

@@ -260,6 +260,7 @@ fn map_in_use_from_multipath_is_retried_then_reported() {
             retries: 2,
             backoff: Duration::from_millis(5),
             timeout: Duration::from_secs(10),
+            ..FlushPolicy::default()
         },
     });
     let report = execute_plan(&plan, &a, &NoJournal, &TargetLocks::default());
@@ -373,6 +374,7 @@ fn removal_plan(rule: OnFailure) -> Plan {
                         retries: 3,
                         backoff: Duration::from_millis(1),
                         timeout: Duration::from_secs(5),
+                        ..FlushPolicy::default()
                     },
                 },
                 1,

@@ -133,6 +133,29 @@ impl Alert {
         .with(field::ERROR, last_error)
     }
 
+    /// Journal entry `id` (`action`) had no outcome: it was in flight when lunguard stopped.
+    pub fn action_interrupted(id: &str, action: &str) -> Self {
+        Alert::new(
+            AlertKind::ActionInterrupted,
+            format!("{action}: interrupted by the last stop (journal {id}); re-planning from the kernel's state"),
+        )
+        .keyed(action)
+        .with(field::ACTION, action)
+    }
+
+    /// A pass could not run; the loop retries with backoff.
+    pub fn pass_failed(consecutive: u32, error: &str) -> Self {
+        Alert::new(
+            AlertKind::PassFailed,
+            format!(
+                "a reconcile pass failed ({consecutive} in a row), retrying with backoff: {error}"
+            ),
+        )
+        .keyed("pass")
+        .with(field::ATTEMPTS, consecutive)
+        .with(field::ERROR, error)
+    }
+
     /// The daemon started, in `mode` (`observe` or `enforce`).
     pub fn daemon_started(version: &str, mode: &str) -> Self {
         Alert::new(

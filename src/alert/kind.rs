@@ -99,6 +99,11 @@ kinds! {
     WouldAct = "would_act", "fa36c9dd8c4644eeae7546e53c002174", Notice, true;
     /// Retries for a key are exhausted: it is marked degraded, no more attempts.
     KeyDegraded = "key_degraded", "c08a844a9a8546bea71a110a50d9f747", Err, true;
+    /// An action was in flight when lunguard last stopped (no outcome in the journal); the first
+    /// pass re-plans it from the kernel's state.
+    ActionInterrupted = "action_interrupted", "44b004486ccf49f6bbe6f34218962bd2", Warning, false;
+    /// A whole pass could not run (the database failed, the pass panicked); retried with backoff.
+    PassFailed = "pass_failed", "44a1d1f2ab9e4c85b4e2824fea5331c4", Err, true;
     /// Alerts of one kind for one subject were suppressed by the rate limit.
     AlertsSuppressed = "alerts_suppressed", "5f1b6969c77e4db691a88a78cc4be5a0", Notice, false;
 }

@@ -196,3 +196,51 @@ fn roots_convert_for_the_observer() {
         (Path::new("/tmp/x/sys"), Path::new("/proc"))
     );
 }
+
+#[test]
+fn daemon_section_defaults_values_and_limits() {
+    let c = parse("").unwrap();
+    assert_eq!(
+        c.daemon.uevent_receive_buffer,
+        crate::observe::monitor::DEFAULT_RECEIVE_BUFFER as u64
+    );
+    assert_eq!(c.daemon.debounce, Duration::from_millis(50));
+    assert_eq!(c.daemon.resync_interval, Duration::from_secs(300));
+    let c = parse(
+        "[daemon]\nuevent_receive_buffer = 4096\ndebounce = \"200ms\"\nresync_interval = \"30s\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.daemon.receive_buffer(), 4096);
+    assert_eq!(c.daemon.debounce, Duration::from_millis(200));
+    assert_eq!(c.daemon.resync_interval, Duration::from_secs(30));
+    for (text, line, needle) in [
+        (
+            "[daemon]\nuevent_receive_buffer = 100\n",
+            2,
+            "daemon.uevent_receive_buffer must be between 4096",
+        ),
+        (
+            "[daemon]\nuevent_receive_buffer = 2147483648\n",
+            2,
+            "daemon.uevent_receive_buffer must be between",
+        ),
+        (
+            "[daemon]\ndebounce = \"11s\"\n",
+            2,
+            "daemon.debounce must be at most 10s",
+        ),
+        (
+            "[daemon]\nresync_interval = \"500ms\"\n",
+            2,
+            "daemon.resync_interval must be at least 1s",
+        ),
+    ] {
+        let d = only_error(text);
+        assert_eq!(d.line, Some(line), "{d}");
+        assert!(d.message.contains(needle), "{d}");
+    }
+    let d = only_error("[daemon]\nuevent_buffer = 4096\n");
+    assert!(d.message.contains("uevent_buffer"), "{d}");
+    let d = only_error("[daemon]\nuevent_receive_buffer = -1\n");
+    assert_eq!(d.line, Some(2), "{d}");
+}

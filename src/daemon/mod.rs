@@ -68,7 +68,8 @@ pub struct Options {
     pub timing: Timing,
     /// Destructive failures in a row before a step is degraded.
     pub destructive_retry_limit: u32,
-    /// Config file to re-read on SIGHUP (`None`: keep the config).
+    /// Config file to re-read on SIGHUP (`None`: keep the config; `lunguard daemon` passes
+    /// `--config` or the default path).
     pub config_path: Option<PathBuf>,
     /// Ownership rule for files re-read on SIGHUP.
     pub ownership: Ownership,
@@ -183,11 +184,8 @@ impl Daemon {
                     Ok(ok) => ok,
                     Err(e) => {
                         error!(error = %e, "pass failed; retrying with backoff");
-                        self.alerter.emit(&Alert::key_degraded(
-                            "pass",
-                            sched.failures() + 1,
-                            &e.to_string(),
-                        ));
+                        self.alerter
+                            .emit(&Alert::pass_failed(sched.failures() + 1, &e.to_string()));
                         false
                     }
                 };
@@ -409,10 +407,9 @@ impl Daemon {
         };
         for entry in pending {
             warn!(id = %entry.id, action = entry.intent.action, "action interrupted by the last stop; re-planning");
-            self.alerter.emit(&Alert::key_degraded(
+            self.alerter.emit(&Alert::action_interrupted(
+                &entry.id.to_string(),
                 &entry.intent.action,
-                0,
-                "interrupted: lunguard stopped while it ran; the first pass re-plans it",
             ));
             let rec = OutcomeRecord {
                 at: SystemTime::now(),

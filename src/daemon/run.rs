@@ -8,12 +8,13 @@ use std::sync::{Arc, PoisonError};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::schedule::Timing;
 use super::{Daemon, Input, Options, inputs};
 use crate::act::{Actuator, DryRun, Real, Tools};
 use crate::alert::{Alerter, Journald, RateLimit, RateLimited};
 use crate::cli::Exit;
 use crate::commands::{CommandError, EngineArgs, engine};
-use crate::config::{Mode, Ownership};
+use crate::config::{DaemonSettings, Mode, Ownership};
 use crate::control::{self, Request};
 use crate::desire::watch::{StateDirWatch, WatchConfig};
 use crate::notify::Notifier;
@@ -38,7 +39,10 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
     // 1. Subscribe before anything is read, so nothing between the first read and the
     //    subscription can be missed.
     let group = Group::choose(Path::new(UDEV_CONTROL));
-    let monitor = NetlinkMonitor::open(MonitorConfig::new(group))?;
+    let monitor = NetlinkMonitor::open(MonitorConfig {
+        receive_buffer: config.daemon.receive_buffer(),
+        ..MonitorConfig::new(group)
+    })?;
     info!(group = group.name(), buffer = ?monitor.receive_buffer(), "uevent monitor open");
     inputs::monitor(monitor, tx.clone(), format!("netlink {}", group.name()));
     match StateDirWatch::open(&config.state_dir, WatchConfig::default()) {
@@ -59,7 +63,13 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
     let cfg = engine.config().clone();
     let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
     let actuator: Arc<dyn Actuator + Send> = match cfg.mode {
-        Mode::Enforce => Arc::new(Real::new(&cfg.roots.to_roots(), Tools::discover(timeout))),
+        Mode::Enforce => Arc::new(
+            Real::new(&cfg.roots.to_roots(), Tools::discover(timeout)).with_markers(
+                cfg.control_socket
+                    .parent()
+                    .unwrap_or(Path::new("/run/lunguard")),
+            ),
+        ),
         Mode::Observe => Arc::new(DryRun::new()),
     };
     let alerter: Arc<dyn Alerter> =
@@ -71,7 +81,10 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
         alerter,
         notifier,
         Options {
-            config_path,
+            timing: timing(&config.daemon),
+            // HUP re-reads the config it started with: --config, else the default path (which
+            // may be absent: then the defaults stay in force).
+            config_path: Some(config_path.unwrap_or_else(|| crate::config::DEFAULT_PATH.into())),
             ownership: Ownership::for_this_process(),
             ..Options::default()
         },
@@ -80,6 +93,18 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
     let summary = daemon.run(rx).await?;
     info!(?summary, "stopped");
     Ok(Exit::Ok)
+}
+
+/// The loop's timing from `[daemon]`: a burst is never held back longer than the default cap or
+/// the debounce, whichever is longer.
+fn timing(d: &DaemonSettings) -> Timing {
+    let t = Timing::default();
+    Timing {
+        debounce: d.debounce,
+        debounce_cap: t.debounce_cap.max(d.debounce),
+        resync: d.resync_interval,
+        ..t
+    }
 }
 
 /// Answers `plan` from the latest pass and `history` from the store, on the control socket.

@@ -37,8 +37,22 @@ pub fn from_config(c: &Config) -> Policy {
             retries: p.flush.retries,
             backoff: p.flush.backoff_initial,
             timeout: p.flush.timeout,
+            backoff_max: p.flush.backoff_max,
+            // The config validates the multiplier (≥ 1.0); percent keeps the plan `Eq`.
+            multiplier_percent: percent(p.flush.backoff_multiplier),
         },
         ..Policy::default()
+    }
+}
+
+/// `2.0` → 200; anything below 1.0 (or not a number) → 100: a wait never shrinks.
+fn percent(multiplier: f64) -> u32 {
+    let p = (multiplier * 100.0).round();
+    if p.is_finite() && p >= 100.0 {
+        // Saturating float-to-int cast: huge multipliers just hit backoff_max at once.
+        p as u32
+    } else {
+        100
     }
 }
 
@@ -68,6 +82,8 @@ max_removals_per_pass = 2
 [policy.flush]
 retries = 7
 backoff_initial = "2s"
+backoff_max = "5s"
+backoff_multiplier = 1.5
 timeout = "9s"
 "#,
         )
@@ -85,5 +101,16 @@ timeout = "9s"
         assert_eq!(p.flush.retries, 7);
         assert_eq!(p.flush.backoff, Duration::from_secs(2));
         assert_eq!(p.flush.timeout, Duration::from_secs(9));
+        assert_eq!(p.flush.backoff_max, Duration::from_secs(5));
+        assert_eq!(p.flush.multiplier_percent, 150);
+        let waits: Vec<Duration> =
+            std::iter::successors(Some(p.flush.backoff), |w| Some(p.flush.next_backoff(*w)))
+                .take(4)
+                .collect();
+        assert_eq!(
+            waits,
+            [2000, 3000, 4500, 5000].map(Duration::from_millis),
+            "×1.5 per retry, capped at backoff_max"
+        );
     }
 }

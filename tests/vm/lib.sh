@@ -278,3 +278,53 @@ lg_daemon_stop() {
 }
 # no_lun HOST_A HOST_B LUN: the LUN is on neither session (and has no map)
 no_lun() { [ ! -e "/sys/class/scsi_device/$1:0:0:$3" ] && [ ! -e "/sys/class/scsi_device/$2:0:0:$3" ]; }
+
+# --- daemon scenarios (issue 4) ---------------------------------------------------------------------
+# lg_daemon_up [FLAGS...]: start the daemon in the background like lg_daemon_start, with the given
+# verbosity flags (default -v; -vv also logs every uevent and each "map in use" retry). Waits for
+# a ready line that was not in the log before, so it also serves restarts.
+lg_daemon_up() {
+    [ "$#" -gt 0 ] || set -- -v
+    n0=$(grep -c 'first full observation' "$OUT/daemon.log" 2>/dev/null) || n0=0
+    lunguard "$@" daemon --config "$LG_CONF" >>"$OUT/daemon.log" 2>&1 &
+    LG_PID=$!
+    wait_for 60 sh -c "[ \"\$(grep -c 'first full observation' '$OUT/daemon.log')\" -gt $n0 ]" \
+        || fail "daemon not ready: $(tail -n 30 "$OUT/daemon.log")"
+}
+# lg_daemon_kill9: SIGKILL the daemon (no cleanup of any kind runs) and reap it.
+lg_daemon_kill9() {
+    kill -KILL "$LG_PID"
+    wait "$LG_PID"; rc=$?
+    [ "$rc" = 137 ] || fail "daemon exit status $rc after KILL, expected 137"
+}
+# lg_state_write FILE: replace a state file the way editors and `sed -i` do: stdin goes to a temp
+# file in the state directory (not named *.toml), which is then renamed over FILE.
+lg_state_write() {
+    tmp=$LG_STATE/.$1.tmp$$
+    cat >"$tmp" || fail "writing $tmp"
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$LG_STATE/$1" || fail "mv $tmp $LG_STATE/$1"
+}
+# lg_draft FILE NAME TARGET LUN WWID PORTAL...: lg_attach into a draft directory ($LG_DRAFT), to be
+# installed with `lg_state_write FILE <"$LG_DRAFT/FILE"`.
+LG_DRAFT=/tmp/lunguard-draft
+lg_draft() { mkdir -p "$LG_DRAFT"; ( LG_STATE=$LG_DRAFT; lg_attach "$@" ); }
+# lg_config_add LINES: append to the config written by lg_config (its last section is [policy], so
+# bare keys land there; start with a [section] line for others).
+lg_config_add() { printf '%s\n' "$@" >>"$LG_CONF"; }
+# luns_on HOST: the LUN numbers present on that SCSI host, sorted, space-separated
+luns_on() {
+    ls /sys/class/scsi_device 2>/dev/null | sed -n "s/^$1:0:0:\([0-9]*\)$/\1/p" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+# only_luns HOST_A HOST_B "LUN LUN...": exactly these LUNs on both hosts (a wait_for predicate)
+only_luns() { [ "$(luns_on "$1")" = "$3" ] && [ "$(luns_on "$2")" = "$3" ]; }
+# maps_are N: exactly N device-mapper devices, each with 2 paths (a wait_for predicate)
+maps_are() {
+    [ "$(map_count)" = "$1" ] || return 1
+    for d in /sys/block/dm-*; do
+        [ -e "$d" ] || continue
+        [ "$(ls "$d/slaves" | wc -l)" = 2 ] || return 1
+    done
+}
+# log_lines PATTERN: lines of the daemon log matching PATTERN (grep -E), 0 if none
+log_lines() { grep -cE "$1" "$OUT/daemon.log" 2>/dev/null || true; }
