@@ -2,8 +2,10 @@
 //! keeps it in the kernel, `dmsetup info` reports it) and each path's state in its map
 //! (multipathd's, `multipathd show paths`). Both tools are the ecosystem's contract for them.
 //!
-//! A missing tool or a failed query leaves the fact unknown, which the planner treats
-//! conservatively: an unknown open count is not "unused", an unknown path state is not "failed".
+//! A missing tool or a failed query leaves the fact unknown. An unknown path state is never
+//! "failed" (a map is not taken for dead). An unknown open count adds no "in use" finding; the
+//! last line of defence is then the kernel: device-mapper refuses to remove an open map ("map in
+//! use"), so the removal stops before any path is deleted.
 
 use std::collections::BTreeMap;
 use std::fmt;
