@@ -25,6 +25,7 @@ pub use executor::{
 pub use real::{Real, Tools};
 pub use recording::{Recorded, Recording};
 pub use sysfs::Sysfs;
+pub(crate) use sysfs::poll_gone;
 
 use crate::reconcile::{Action, PathRef};
 

@@ -233,22 +233,34 @@ impl Sysfs {
             }
             v
         };
-        let mut left = present();
-        if left.is_empty() {
-            return Ok(Outcome::AlreadyConverged);
-        }
-        while start.elapsed() < timeout {
-            std::thread::sleep(POLL.min(timeout));
-            left = present();
-            if left.is_empty() {
-                return Ok(Outcome::Changed);
-            }
-        }
-        Err(ActError::NotGone {
-            what: left.join(", "),
-            waited: start.elapsed(),
-        })
+        poll_gone(present, start, timeout, POLL)
     }
+}
+
+/// Polls `present` (what is still there) every `poll` until it is empty or `timeout` since
+/// `start` has passed: `AlreadyConverged` if nothing was there at first, `Changed` once all is
+/// gone, else `NotGone` naming what is left. Shared by the real and the simulated actuator.
+pub(crate) fn poll_gone(
+    present: impl Fn() -> Vec<String>,
+    start: Instant,
+    timeout: Duration,
+    poll: Duration,
+) -> Result<Outcome, ActError> {
+    let mut left = present();
+    if left.is_empty() {
+        return Ok(Outcome::AlreadyConverged);
+    }
+    while start.elapsed() < timeout {
+        std::thread::sleep(poll.min(timeout));
+        left = present();
+        if left.is_empty() {
+            return Ok(Outcome::Changed);
+        }
+    }
+    Err(ActError::NotGone {
+        what: left.join(", "),
+        waited: start.elapsed(),
+    })
 }
 
 impl Sysfs {

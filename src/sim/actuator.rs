@@ -296,21 +296,7 @@ impl SimActuator {
             }
             v
         };
-        let mut left = present();
-        if left.is_empty() {
-            return Ok(Outcome::AlreadyConverged);
-        }
-        while start.elapsed() < timeout {
-            std::thread::sleep(POLL.min(timeout));
-            left = present();
-            if left.is_empty() {
-                return Ok(Outcome::Changed);
-            }
-        }
-        Err(ActError::NotGone {
-            what: left.join(", "),
-            waited: start.elapsed(),
-        })
+        crate::act::poll_gone(present, start, timeout, POLL)
     }
 
     /// Compare-and-delete, as `act::Sysfs::delete_path`.
