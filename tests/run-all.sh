@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/host-deps.sh
 cargo test --locked --all-targets
-cargo test --locked --features vm --test vm
+# --nocapture: the scenarios print what they measured (latencies, overflow counts).
+cargo test --locked --features vm --test vm -- --nocapture
