@@ -476,3 +476,33 @@ fn pattern_scoped_empty_session_waits_for_grace_before_logout() {
     let seen: BTreeSet<_> = p.steps.iter().map(|s| s.group).collect();
     assert_eq!(seen.len(), 1);
 }
+
+#[test]
+fn unwanted_bare_disk_open_by_a_process_is_alerted_never_removed() {
+    // A VM or a database may use /dev/sdX directly: no mount, no holder, only an open fd.
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .disk("3:0:0:1", Some(1), "sdb", &wwid(1));
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let mut c = ctx();
+    c.open_blocks
+        .insert("sdb".into(), "pid 812 (qemu-system-x86)".into());
+    let p = plan(&desired, &t.snap, &no_grace(), &c);
+    assert!(deleted(&p).is_empty(), "{p}");
+    let why = p
+        .findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            FindingKind::InUse { why } => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(
+        why.contains("sdb is open by pid 812 (qemu-system-x86)"),
+        "{why}"
+    );
+    // Without the open fd the same disk is removed: the finding is what kept it.
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("3:0:0:1")], "{p}");
+}

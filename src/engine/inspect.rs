@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ pub struct Inspector {
     multipathd: Option<Program>,
     timeout: Duration,
     from_data: Option<(OpenCounts, PathStates)>,
+    scan_proc: bool,
 }
 
 impl fmt::Debug for Inspector {
@@ -48,6 +51,7 @@ impl Inspector {
             multipathd: Program::find("multipathd", SEARCH_DIRS).ok(),
             timeout,
             from_data: None,
+            scan_proc: true,
         }
     }
 
@@ -70,6 +74,7 @@ impl Inspector {
             multipathd: None,
             timeout: Duration::ZERO,
             from_data: None,
+            scan_proc: false,
         }
     }
 
@@ -121,6 +126,63 @@ impl Inspector {
     }
 }
 
+impl Inspector {
+    /// Block devices open by some process, from `<proc>/[0-9]*/fd/*` (what `fuser` does): name →
+    /// `pid N (comm)`. multipathd (its checker holds every path open), udev workers (they open a
+    /// device for a moment after each event) and lunguard itself are left out. Only for a real
+    /// host: a recording or the simulator has no processes to ask.
+    pub fn open_blocks(&self, proc_root: &Path) -> BTreeMap<String, String> {
+        if !self.scan_proc {
+            return BTreeMap::new();
+        }
+        scan_open_blocks(proc_root, std::process::id())
+    }
+}
+
+/// Processes whose open block devices say nothing about use.
+const NOT_USERS: &[&str] = &["multipathd", "systemd-udevd", "(udev-worker)", "lunguard"];
+
+/// The scan behind [`Inspector::open_blocks`], under any proc root (tests use a fake one).
+pub fn scan_open_blocks(proc_root: &Path, own_pid: u32) -> BTreeMap<String, String> {
+    let mut open = BTreeMap::new();
+    let Ok(procs) = fs::read_dir(proc_root) else {
+        return open;
+    };
+    for p in procs.filter_map(Result::ok) {
+        let name = p.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == own_pid {
+            continue;
+        }
+        let comm = fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if NOT_USERS.contains(&comm) {
+            continue;
+        }
+        // Processes come and go, and some fds are unreadable: skip what cannot be read.
+        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(Result::ok) {
+            let Ok(target) = fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some(dev) = target.to_str().and_then(|t| t.strip_prefix("/dev/")) else {
+                continue;
+            };
+            // Whole disks and partitions (`sdc`, `sdc1`); maps are device-mapper's open count.
+            if dev.starts_with("sd") && !dev.contains('/') {
+                let disk = dev.trim_end_matches(|c: char| c.is_ascii_digit());
+                open.entry(disk.to_owned())
+                    .or_insert_with(|| format!("pid {pid} ({comm})"));
+            }
+        }
+    }
+    open
+}
+
 /// `name<TAB>open` lines from `dmsetup info -c --noheadings --separator '\t' -o name,open`.
 pub fn parse_open_counts(text: &str) -> BTreeMap<DmName, u32> {
     text.lines()
@@ -153,6 +215,44 @@ pub fn parse_path_states(text: &str) -> BTreeMap<String, PathState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_bare_disks_are_found_in_proc_fds_but_not_multipathds() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let proc = d.path();
+        let fake = |pid: &str, comm: &str, fds: &[&str]| {
+            let fd = proc.join(pid).join("fd");
+            fs::create_dir_all(&fd).expect("mkdir");
+            fs::write(proc.join(pid).join("comm"), format!("{comm}\n")).expect("comm");
+            for (i, t) in fds.iter().enumerate() {
+                std::os::unix::fs::symlink(t, fd.join(i.to_string())).expect("link");
+            }
+        };
+        fake(
+            "812",
+            "qemu-system-x86",
+            &["/dev/null", "/dev/sdc1", "/dev/sdq"],
+        );
+        fake("90", "multipathd", &["/dev/sdd"]);
+        fake("77", "lunguard", &["/dev/sde"]);
+        fake("self", "bash", &["/dev/sdf"]);
+        let open = scan_open_blocks(proc, 77);
+        assert_eq!(
+            open.get("sdc").map(String::as_str),
+            Some("pid 812 (qemu-system-x86)")
+        );
+        assert!(open.contains_key("sdq"));
+        assert!(
+            !open.contains_key("sdd"),
+            "multipathd's checker is not a user"
+        );
+        assert!(!open.contains_key("sde"), "nor are we");
+        assert!(
+            !open.contains_key("sdf"),
+            "non-numeric entries are not processes"
+        );
+        assert_eq!(open.len(), 2);
+    }
 
     #[test]
     fn open_counts_parse_dmsetup_columns() {

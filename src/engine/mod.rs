@@ -132,6 +132,7 @@ impl Engine {
         ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
         ctx.open_counts = self.inspector.open_counts();
         ctx.path_states = self.inspector.path_states();
+        ctx.open_blocks = self.inspector.open_blocks(&self.config.roots.proc);
         Ok(ctx)
     }
 

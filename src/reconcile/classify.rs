@@ -307,6 +307,14 @@ pub(crate) fn uses(
         for h in b.holders.iter().filter(|h| Some(h.as_str()) != map_kname) {
             why.push(format!("{} is held by {h}", b.name));
         }
+        // An open bare disk (no map over it) is in use: a VM or a database may use /dev/sdX
+        // directly. Under a map, multipathd's checker holds every path open, so it says nothing.
+        if map_kname.is_none()
+            && map.is_none()
+            && let Some(who) = ctx.open_blocks.get(&b.name)
+        {
+            why.push(format!("{} is open by {who}", b.name));
+        }
         let devs = b
             .dev
             .iter()

@@ -30,6 +30,11 @@ pub struct Context {
     /// multipathd's view of each path by block name (`multipathd show paths
     /// format "%d %t"`); not in sysfs. Used only to tell a dead map.
     pub path_states: BTreeMap<String, PathState>,
+    /// Block devices (`sdc`) some process holds open, with who (`pid 812 (qemu-system-x86)`):
+    /// the only signal of use a bare, unmultipathed disk has (sysfs has no open count for `sd`
+    /// and the kernel does not refuse deleting an open disk). Filled from `/proc/*/fd`, leaving
+    /// out multipathd (its checker holds every path open) and udev workers (a moment each).
+    pub open_blocks: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -41,6 +46,7 @@ impl Context {
             known_targets: BTreeSet::new(),
             open_counts: BTreeMap::new(),
             path_states: BTreeMap::new(),
+            open_blocks: BTreeMap::new(),
         }
     }
 }
