@@ -318,10 +318,23 @@ fn session_left_empty_is_logged_out_after_its_luns_go() {
     // P2 is no longer declared: its path of LUN 0 goes, then the session.
     let t = two_portal_mpath(1);
     let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), true)];
+    // Issue 7, item 4: the path is first taken out of the live map (the delete of a map's leg
+    // is refused), and only while the path that stays is known active.
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert!(deleted(&p).is_empty(), "path states unknown: {p}");
+    assert!(
+        p.findings.iter().any(|f| matches!(&f.kind,
+            FindingKind::Refused { why } if why.contains("no path known to be active"))),
+        "{p}"
+    );
+    let mut c = ctx();
+    c.path_states.insert("sda".into(), PathState::Active);
+    c.path_states.insert("sdb".into(), PathState::Active);
+    let p = plan(&desired, &t.snap, &no_grace(), &c);
     assert_eq!(
         kinds(&p),
         [
+            "remove_from_map",
             "flush_buffers",
             "delete_paths",
             "wait_gone",
@@ -340,9 +353,9 @@ fn session_left_empty_is_logged_out_after_its_luns_go() {
         "the map stays: LUN 0 is still declared"
     );
     let removal = p.steps[1].group;
-    assert_eq!(p.steps[3].needs, [removal]);
+    assert_eq!(p.steps[4].needs, [removal]);
     assert_eq!(
-        lines(&p)[4],
+        lines(&p)[5],
         format!(
             "delete node record {T1} at {P2}: unwanted, in scope (target {T1} is declared), no declared LUN and no device left"
         )
@@ -505,4 +518,199 @@ fn unwanted_bare_disk_open_by_a_process_is_alerted_never_removed() {
     // Without the open fd the same disk is removed: the finding is what kept it.
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
     assert_eq!(deleted(&p), [h("3:0:0:1")], "{p}");
+}
+
+/// A bare, unwanted disk `sdb` (3:0:0:1) next to a declared one, and the plan's verdict on it:
+/// `Ok(())` when removed, else the finding that kept it.
+fn bare_disk_verdict(t: &Topo, c: &lunguard::reconcile::Context) -> Result<(), FindingKind> {
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), c);
+    if deleted(&p) == [h("3:0:0:1")] {
+        return Ok(());
+    }
+    assert!(deleted(&p).is_empty(), "{p}");
+    Err(p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("3:0:0:1") })
+        .map(|f| f.kind.clone())
+        .unwrap_or_else(|| panic!("no finding for 3:0:0:1: {p}")))
+}
+
+fn bare_pair() -> Topo {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .disk("3:0:0:1", Some(1), "sdb", &wwid(1));
+    t
+}
+
+/// Issue 7: under the shipped unit's old bounding set (no CAP_SYS_PTRACE) another user's
+/// `/proc/PID/fd` is unreadable, and "not listed as open" was read as "not open": a disk qemu held
+/// as its own user was deleted. An unreadable process now makes the answer unknown.
+#[test]
+fn bare_disk_is_kept_when_a_process_fds_cannot_be_read() {
+    let t = bare_pair();
+    let mut c = ctx();
+    c.unreadable_procs = vec!["pid 4242 (qemu-system-x86): Permission denied (os error 13)".into()];
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::Refused { why }) => {
+            assert!(why.contains("pid 4242 (qemu-system-x86)"), "{why}");
+            assert!(why.contains("CAP_SYS_PTRACE"), "{why}");
+        }
+        other => panic!("expected a refusal naming the pid, got {other:?}"),
+    }
+    // The same facts about a multipathed LUN say nothing: its map's open count is the signal.
+    let m = two_portal_mpath(2);
+    let p = plan(&declared(&[0]), &m.snap, &no_grace(), &c);
+    assert!(
+        !deleted(&p).is_empty(),
+        "multipathed leftover still removed: {p}"
+    );
+    // And with nothing unreadable the bare disk goes.
+    assert_eq!(bare_disk_verdict(&t, &ctx()), Ok(()));
+}
+
+/// Issue 7: a disk mounted only in another mount namespace (or a btrfs member) is invisible in
+/// our mountinfo; the kernel's exclusive-open answer keeps it.
+#[test]
+fn bare_disk_the_kernel_says_is_claimed_is_in_use() {
+    let t = bare_pair();
+    let mut c = ctx();
+    c.claims
+        .insert("sdb".into(), lunguard::reconcile::ClaimState::Busy);
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::InUse { why }) => assert!(why.contains("sdb is claimed"), "{why}"),
+        other => panic!("expected in use, got {other:?}"),
+    }
+    c.claims.insert(
+        "sdb".into(),
+        lunguard::reconcile::ClaimState::Unknown("Permission denied".into()),
+    );
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::Refused { why }) => assert!(why.contains("Permission denied"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    c.claims
+        .insert("sdb".into(), lunguard::reconcile::ClaimState::Free);
+    assert_eq!(bare_disk_verdict(&t, &c), Ok(()));
+}
+
+/// Issue 7: swap on a bare disk, a used partition of a bare disk, and a process holding a
+/// partition (seen by device number, whatever its node is called) each count as use.
+#[test]
+fn swap_partitions_and_partition_openers_of_a_bare_disk_are_uses() {
+    use lunguard::observe::{Partition, Swap};
+    let base = bare_pair();
+    let sdb = base.snap.devices[1].block.clone().unwrap();
+    let disk_dev = sdb.dev.unwrap();
+    let part_dev = DevT::new(disk_dev.major, disk_dev.minor + 1);
+    let with_part = |t: &mut Topo| {
+        t.device_mut("3:0:0:1")
+            .block
+            .as_mut()
+            .unwrap()
+            .partitions
+            .push(Partition {
+                name: "sdb1".into(),
+                dev: Some(part_dev),
+                size_bytes: Some(4 << 20),
+                holders: vec![],
+            });
+    };
+    let in_use =
+        |t: &Topo, c: &lunguard::reconcile::Context, needle: &str| match bare_disk_verdict(t, c) {
+            Err(FindingKind::InUse { why }) => assert!(why.contains(needle), "{why}"),
+            other => panic!("expected in use ({needle}), got {other:?}"),
+        };
+    // Swap on the whole disk.
+    let mut t = base.clone();
+    t.snap.swaps.push(Swap {
+        filename: "/dev/sdb".into(),
+        kind: "partition".into(),
+        dev: Some(disk_dev),
+    });
+    in_use(&t, &ctx(), "sdb is swap");
+    // A mounted partition.
+    let mut t = base.clone();
+    with_part(&mut t);
+    t.mount(part_dev, "/srv/data");
+    in_use(&t, &ctx(), "sdb1 is mounted at /srv/data");
+    // A partition held open by a process through a node of another name (a container's /dev).
+    let mut t = base.clone();
+    with_part(&mut t);
+    let mut c = ctx();
+    c.open_devs.insert(part_dev, "pid 77 (postgres)".into());
+    in_use(&t, &c, "sdb1 is open by pid 77 (postgres)");
+    // The partition alone, unused, is no use.
+    let mut t = base;
+    with_part(&mut t);
+    assert_eq!(bare_disk_verdict(&t, &ctx()), Ok(()));
+}
+
+/// `two_portal_mpath(3)` with a kpartx partition map `dm-9` (`<map>p1`) over LUN 2's map.
+fn with_partition_map() -> Topo {
+    use lunguard::observe::{DmDevice, DmKind};
+    let mut t = two_portal_mpath(3);
+    t.map_mut("dm-2").holders.push("dm-9".into());
+    t.snap.dm_devices.push(DmDevice {
+        kernel_name: "dm-9".into(),
+        name: Some(format!("{}p1", mpath_id(2)).parse().expect("a dm name")),
+        uuid: Some(format!("part1-mpath-{}", mpath_id(2))),
+        kind: DmKind::MultipathPartition,
+        suspended: Some(false),
+        dev: Some(DevT::new(254, 9)),
+        size_bytes: Some(4 << 20),
+        read_only: Some(false),
+        slaves: vec!["dm-2".into()],
+        holders: vec![],
+        problems: vec![],
+    });
+    t
+}
+
+/// Issue 7, item 4: an unwanted map carrying kpartx partition maps was "held by dm-9" forever.
+/// Unused partition maps are not a use: they go with the map (their buffers flushed first); a
+/// used one is a use.
+#[test]
+fn unused_kpartx_partition_maps_go_with_their_map_used_ones_keep_it() {
+    let t = with_partition_map();
+    let mut c = ctx();
+    // The partition map holds its map open once; nothing else does.
+    c.open_counts.insert(mpath_id(2).parse().unwrap(), 1);
+    c.open_counts
+        .insert(format!("{}p1", mpath_id(2)).parse().unwrap(), 0);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert_eq!(flushed(&p), [mpath_id(2).parse().unwrap()], "{p}");
+    let all = lines(&p);
+    assert!(
+        all[0].starts_with("flush buffers of dm-9 (254:9)"),
+        "partition map's buffers first: {all:#?}"
+    );
+    assert!(all[1].starts_with("flush buffers of dm-2 "), "{all:#?}");
+    // Mounted partition map: in use, nothing planned.
+    let mut m = t.clone();
+    m.mount(DevT::new(254, 9), "/var/lib/glance");
+    let p = plan(&declared(&[0, 1]), &m.snap, &no_grace(), &c);
+    assert!(flushed(&p).is_empty(), "{p}");
+    let why = p
+        .findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            FindingKind::InUse { why } => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(why.contains("is mounted at /var/lib/glance"), "{why}");
+    // Someone else has the map open besides its partition map: in use.
+    let mut c2 = c.clone();
+    c2.open_counts.insert(mpath_id(2).parse().unwrap(), 2);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c2);
+    assert!(flushed(&p).is_empty(), "{p}");
+    // The partition map itself open: in use.
+    let mut c3 = c;
+    c3.open_counts
+        .insert(format!("{}p1", mpath_id(2)).parse().unwrap(), 1);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c3);
+    assert!(flushed(&p).is_empty(), "{p}");
 }

@@ -318,6 +318,7 @@ fn device_of(action: &Action) -> String {
         Action::MultipathAdd { path, .. } => path.clone(),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => map.name.to_string(),
         Action::FlushBuffers { name, .. } => name.clone(),
+        Action::RemoveFromMap { path, .. } => path.to_string(),
         Action::DeletePaths { paths, .. } => paths
             .iter()
             .map(|p| p.hctl.to_string())

@@ -1,11 +1,12 @@
 //! `Real`: the actuator that changes the system, through the injectable
 //! roots and the command runner.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::Hctl;
+use crate::model::{DevT, Hctl};
 use crate::observe::Roots;
+use crate::observe::exclusive::{self, Claim, ClaimError};
 use crate::reconcile::{Action, PathRef};
 
 use super::cmd::{CmdError, Program, SEARCH_DIRS};
@@ -26,6 +27,8 @@ pub struct Tools {
     pub multipath: Option<Program>,
     /// `dmsetup`, if installed.
     pub dmsetup: Option<Program>,
+    /// `multipathd` (its client mode: `multipathd del path`), if installed.
+    pub multipathd: Option<Program>,
     /// Per-command timeout.
     pub timeout: Duration,
 }
@@ -38,10 +41,15 @@ impl Tools {
             iscsiadm: find("iscsiadm"),
             multipath: find("multipath"),
             dmsetup: find("dmsetup"),
+            multipathd: find("multipathd"),
             timeout,
         }
     }
 }
+
+/// How a disk is claimed exclusively before its delete (a seam: unit tests on fake trees, whose
+/// nodes are plain files, substitute an answer; the real kernel's is proven in the VM).
+pub(crate) type ClaimFn = fn(&Path, &str, DevT) -> Result<Claim, ClaimError>;
 
 /// The real actuator.
 #[derive(Debug, Clone)]
@@ -50,6 +58,7 @@ pub struct Real {
     dev_root: PathBuf,
     tools: Tools,
     run_dir: Option<PathBuf>,
+    claim: ClaimFn,
 }
 
 impl Real {
@@ -60,6 +69,44 @@ impl Real {
             dev_root: roots.dev.clone(),
             tools,
             run_dir: None,
+            claim: exclusive::claim,
+        }
+    }
+
+    /// Replaces the exclusive claim (tests on fake trees).
+    #[cfg(test)]
+    pub(crate) fn with_claim(mut self, claim: ClaimFn) -> Self {
+        self.claim = claim;
+        self
+    }
+
+    /// Claims `path`'s disk exclusively (`O_EXCL`), for as long as the returned file lives: the
+    /// kernel refuses while anything has it mounted or claimed, in any mount namespace, and
+    /// nothing can mount or assemble over it while lunguard holds it. A path without a block
+    /// device has nothing to claim.
+    fn hold_exclusive(&self, path: &PathRef) -> Result<Option<std::fs::File>, ActError> {
+        let (Some(name), Some(dev)) = (&path.block, path.dev) else {
+            return Ok(None);
+        };
+        let what = format!("delete SCSI device {} ({name})", path.hctl);
+        match (self.claim)(&self.dev_root, name, dev) {
+            Ok(Claim::Held(f)) => Ok(Some(f)),
+            Ok(Claim::NoNode) => Err(ActError::NotExclusive {
+                what,
+                source: ClaimError::Io {
+                    path: self.dev_root.join(name),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                },
+            }),
+            Err(ClaimError::NotThatDevice {
+                expected, found, ..
+            }) => Err(ActError::Changed {
+                what,
+                field: "dev_t",
+                expected: format!("{name} {expected}"),
+                found: format!("{name} {found}"),
+            }),
+            Err(source) => Err(ActError::NotExclusive { what, source }),
         }
     }
 
@@ -123,6 +170,11 @@ impl Actuator for Real {
             }
             Action::FlushBuffers { name, dev } => flush::flush_buffers(&self.dev_root, name, *dev),
             Action::FlushMap { map, .. } => self.multipath(&what)?.flush(&self.sys, map),
+            Action::RemoveFromMap { map, path } => {
+                let multipathd = Self::need(&self.tools.multipathd, "multipathd", &what)?;
+                self.multipath(&what)?
+                    .del_path(&multipathd, &self.sys, map, path)
+            }
             Action::DeletePaths { paths, .. } => delete_sequentially(self, paths),
             Action::WaitGone {
                 paths,
@@ -133,7 +185,9 @@ impl Actuator for Real {
     }
 
     fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError> {
-        self.sys.delete_path(path)
+        // Held across the write: compare-and-delete for use, not only for identity.
+        self.sys
+            .delete_path_guarded(path, || self.hold_exclusive(path))
     }
 
     fn mark_removing(&self, devs: &[crate::model::DevT]) -> Vec<crate::marker::Marker> {

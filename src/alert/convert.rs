@@ -37,7 +37,9 @@ impl AlertKind {
         match result {
             StepResult::Changed if attach => Self::AttachDone,
             StepResult::Changed => match action {
-                Action::DeletePaths { .. } | Action::FlushMap { .. } => Self::DeviceRemoved,
+                Action::DeletePaths { .. }
+                | Action::FlushMap { .. }
+                | Action::RemoveFromMap { .. } => Self::DeviceRemoved,
                 Action::Logout { .. } | Action::DeleteNode { .. } => Self::SessionLoggedOut,
                 _ => Self::ActionDone,
             },
@@ -291,6 +293,16 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             a
         }
         Action::FlushBuffers { name, dev } => a.with(field::DEVICE, name).with(field::DEVT, dev),
+        Action::RemoveFromMap { map, path } => {
+            let mut a = a
+                .with(field::DM_NAME, &map.name)
+                .with(field::HCTL, path.hctl)
+                .with(field::WWID, &path.wwid);
+            if let Some(b) = &path.block {
+                a = a.with(field::DEVICE, b);
+            }
+            a
+        }
         Action::DeletePaths { map, paths } => {
             let mut a = a;
             if let Some(m) = map {

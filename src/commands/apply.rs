@@ -52,6 +52,12 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
         }
         attention = render::needs_attention(plan);
         if plan.steps.is_empty() {
+            if !dry_run {
+                // Nothing to do, but the declared targets become lunguard's all the same (found
+                // converged after another tool attached them): removing their intents later
+                // must detach them.
+                engine.execute(&pass, actuator)?;
+            }
             if pass_no == 1 {
                 render::plan(out, plan)?;
             }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
-pub use inspect::{Inspector, parse_open_counts, parse_path_states};
+pub use inspect::{Inspector, OpenFiles, parse_open_counts, parse_path_states, scan_open_blocks};
 pub use journal::StoreJournal;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
@@ -23,7 +23,7 @@ use crate::desire::store::SledStore;
 use crate::desire::{self, Reload, Store, StoreError};
 use crate::model::Iqn;
 use crate::observe::{Snapshot, snapshot};
-use crate::reconcile::{self, Context, DeviceKey, Plan};
+use crate::reconcile::{self, Action, ClaimState, Context, DeviceKey, Plan};
 
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +106,20 @@ impl Engine {
         let loaded = desire::load_desired(&self.config, self.ownership);
         let reload = desire::apply_load(self.store(), loaded)?;
         let snapshot = snapshot(&self.config.roots.to_roots());
-        let ctx = self.context(now)?;
+        let mut ctx = self.context(now)?;
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);
-            reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+            let first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            // Ask the kernel about the bare disks this plan would delete (it sees mounts in
+            // every namespace and every claim); plan again if any is not free.
+            ctx.claims = self
+                .inspector
+                .claims(&self.config.roots.dev, &bare_disks_removed(&first));
+            if ctx.claims.values().all(|c| *c == ClaimState::Free) {
+                first
+            } else {
+                reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+            }
         });
         Ok(Pass {
             reload,
@@ -132,7 +142,13 @@ impl Engine {
         ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
         ctx.open_counts = self.inspector.open_counts();
         ctx.path_states = self.inspector.path_states();
-        ctx.open_blocks = self.inspector.open_blocks(&self.config.roots.proc);
+        let open = self.inspector.open_blocks(&self.config.roots.proc);
+        for who in &open.unreadable {
+            tracing::debug!(process = %who, "cannot read a process's open files: bare disks count as maybe in use");
+        }
+        ctx.open_blocks = open.by_name;
+        ctx.open_devs = open.by_dev;
+        ctx.unreadable_procs = open.unreadable;
         Ok(ctx)
     }
 
@@ -194,6 +210,19 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// The bare disks (no multipath map over them) that `plan` deletes, with their dev_t.
+fn bare_disks_removed(plan: &Plan) -> Vec<(String, crate::model::DevT)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::DeletePaths { map: None, paths } => Some(paths),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|p| Some((p.block.clone()?, p.dev?)))
+        .collect()
 }
 
 /// How long `apply --once` lets passes continue: a login is observed by the next pass, whose plan

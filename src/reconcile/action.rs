@@ -104,6 +104,15 @@ pub enum Action {
         /// Retry timing.
         retry: FlushPolicy,
     },
+    /// `multipathd del path <block>`: take one path out of a map that stays (its portal is no
+    /// longer declared), so the path can be deleted without pulling a live map's leg. Planned
+    /// only while another path of the map is known active.
+    RemoveFromMap {
+        /// The map that keeps serving the LUN.
+        map: MapRef,
+        /// The path leaving it.
+        path: PathRef,
+    },
     /// `echo 1 > .../device/delete` for each path, in parallel.
     DeletePaths {
         /// The map these were paths of, for display.
@@ -155,6 +164,7 @@ impl Action {
             self,
             Self::DisableQueueing { .. }
                 | Self::FlushMap { .. }
+                | Self::RemoveFromMap { .. }
                 | Self::DeletePaths { .. }
                 | Self::Logout { .. }
                 | Self::DeleteNode { .. }
@@ -170,6 +180,7 @@ impl Action {
             Self::DisableQueueing { .. } => "disable_queueing",
             Self::FlushBuffers { .. } => "flush_buffers",
             Self::FlushMap { .. } => "flush_map",
+            Self::RemoveFromMap { .. } => "remove_from_map",
             Self::DeletePaths { .. } => "delete_paths",
             Self::WaitGone { .. } => "wait_gone",
             Self::Logout { .. } => "logout",
@@ -214,6 +225,11 @@ impl fmt::Display for Action {
             Self::FlushMap { map, .. } => {
                 write!(f, "flush map {} ({})", map.name, map.kernel_name)
             }
+            Self::RemoveFromMap { map, path } => write!(
+                f,
+                "take {path} out of map {} ({}) (multipathd del path)",
+                map.name, map.kernel_name
+            ),
             Self::DeletePaths { map, paths } => {
                 let wwids: Vec<&Wwid> = paths.iter().map(|p| &p.wwid).collect();
                 let wwid = wwids.first().map(|w| w.as_str()).unwrap_or("?");

@@ -9,7 +9,7 @@ use crate::observe::{DmDevice, Snapshot};
 
 use super::action::{Action, MapRef, OnFailure, PathRef};
 use super::classify::{self, Intent, Lun, PathView};
-use super::context::Context;
+use super::context::{Context, PathState};
 use super::finding::{Finding, FindingKind, Subject};
 use super::policy::Policy;
 
@@ -116,9 +116,18 @@ pub(crate) fn unwanted(
     }
     let own_map = lun.map.map(|m| m.kernel_name.as_str());
     let uses = classify::uses(&paths, map, own_map, env.observed, env.ctx);
-    if !uses.is_empty() {
+    if !uses.used.is_empty() {
+        let mut why = uses.used;
+        why.extend(uses.unknown);
         note(FindingKind::InUse {
-            why: uses.join("; "),
+            why: why.join("; "),
+        });
+        return None;
+    }
+    // Fail closed: a use signal that could not be read means "maybe in use".
+    if !uses.unknown.is_empty() {
+        note(FindingKind::Refused {
+            why: format!("in use or not is unknown: {}", uses.unknown.join("; ")),
         });
         return None;
     }
@@ -146,6 +155,26 @@ pub(crate) fn unwanted(
             ),
         });
         return None;
+    }
+    // Paths leaving a map that stays (a portal no longer declared) are taken out of it first;
+    // only while the map keeps a path known to be active, or it would queue or fail I/O.
+    if let Some(m) = lun.map.filter(|_| map.is_none()) {
+        let leaving: Vec<&str> = paths.iter().filter_map(|p| p.block_name()).collect();
+        let active_left = m.slaves.iter().any(|s| {
+            !leaving.contains(&s.as_str()) && env.ctx.path_states.get(s) == Some(&PathState::Active)
+        });
+        if !active_left {
+            note(FindingKind::Refused {
+                why: format!(
+                    "taking {} out of map {} would leave it no path known to be active",
+                    leaving.join(", "),
+                    m.name
+                        .as_ref()
+                        .map_or(m.kernel_name.clone(), ToString::to_string)
+                ),
+            });
+            return None;
+        }
     }
     note(FindingKind::Unwanted {
         why: why.clone(),
@@ -236,6 +265,30 @@ fn sequence(
     };
     let mut steps = Vec::new();
     let mref = map.and_then(map_ref);
+    // The map stays: each leaving path is taken out of it before its delete.
+    if map.is_none()
+        && let Some(live) = lun_map.and_then(map_ref)
+        && let Some(m) = lun_map
+    {
+        for p in paths {
+            if let (Some(b), Some(wwid)) = (p.block_name(), &p.dev.wwid)
+                && m.slaves.iter().any(|s| s == b)
+            {
+                steps.push((
+                    Action::RemoveFromMap {
+                        map: live.clone(),
+                        path: PathRef {
+                            hctl: p.dev.hctl,
+                            wwid: wwid.clone(),
+                            block: Some(b.to_owned()),
+                            dev: p.dev.block.as_ref().and_then(|b| b.dev),
+                        },
+                    },
+                    OnFailure::Stop,
+                ));
+            }
+        }
+    }
     if let Some(m) = &mref
         && dead
         && force
@@ -246,6 +299,21 @@ fn sequence(
         ));
     }
     if !dead {
+        // Partition maps first: data written through mpathXp1 sits in that device's cache.
+        for p in map
+            .map(|m| classify::partition_maps(m, env.observed))
+            .unwrap_or_default()
+        {
+            if let Some(dev) = p.dev {
+                steps.push((
+                    Action::FlushBuffers {
+                        name: p.kernel_name.clone(),
+                        dev,
+                    },
+                    flush_rule,
+                ));
+            }
+        }
         if let (Some(m), Some(dev)) = (&mref, map.and_then(|m| m.dev)) {
             steps.push((
                 Action::FlushBuffers {
