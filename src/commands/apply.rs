@@ -63,7 +63,7 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
         for s in &report.steps {
             writeln!(out, "  [{}] {}", s.result, s.line)?;
         }
-        let progressed = report.counts().0 > 0;
+        let progressed = report.counts().changed > 0;
         total.steps.extend(report.steps);
         if dry_run || !progressed || !total.ok() {
             break;

@@ -93,6 +93,8 @@ pub struct Summary {
     pub passes: u64,
     /// Steps that changed something.
     pub changed: u64,
+    /// Dry-run steps (observe mode) that would have changed something.
+    pub would_change: u64,
     /// Steps that failed.
     pub failed: u64,
     /// Overflow resyncs.
@@ -345,9 +347,10 @@ impl Daemon {
         })
         .await??;
         summary.passes += 1;
-        let (changed, _, failed, _) = report.counts();
-        summary.changed += changed as u64;
-        summary.failed += failed as u64;
+        let counts = report.counts();
+        summary.changed += counts.changed as u64;
+        summary.would_change += counts.would_change as u64;
+        summary.failed += counts.failed as u64;
         let mut grace: Option<Duration> = None;
         if let Some(plan) = pass.plan.as_mut() {
             for f in &plan.findings {
