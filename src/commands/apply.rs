@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use super::{CommandError, EngineArgs, engine, render};
-use crate::act::{Actuator, DryRun, Real, Report, Tools};
+use crate::act::Report;
 use crate::cli::Exit;
 use crate::config::Mode;
 use crate::engine::{MAX_PASSES, PASS_PAUSE};
@@ -16,17 +16,9 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
     let engine = engine(args)?;
     let observe_only = engine.config().mode == Mode::Observe;
     let dry_run = dry_run || observe_only;
-    let cfg = engine.config();
-    let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
-    let real;
-    let dry;
-    let actuator: &dyn Actuator = if dry_run {
-        dry = DryRun::new();
-        &dry
-    } else {
-        real = Real::new(&cfg.roots.to_roots(), Tools::discover(timeout));
-        &real
-    };
+    // The daemon's constructor: removal markers included, so the udev rule sees them.
+    let actuator = crate::engine::actuator_for(engine.config(), dry_run);
+    let actuator = actuator.as_ref();
     if observe_only {
         writeln!(
             out,
