@@ -202,7 +202,13 @@ fn fresh_unwanted_lun_waits_for_grace_and_is_reported_as_newly_seen() {
         p.findings
             .iter()
             .any(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") }
-                && f.kind == FindingKind::WaitingForGrace { remaining_secs: 60 })
+                && matches!(
+                    f.kind,
+                    FindingKind::WaitingForGrace {
+                        remaining_secs: 60,
+                        ..
+                    }
+                ))
     );
     let key = DeviceKey::Path {
         hctl: h("0:0:0:2"),
@@ -505,4 +511,65 @@ fn unwanted_bare_disk_open_by_a_process_is_alerted_never_removed() {
     // Without the open fd the same disk is removed: the finding is what kept it.
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
     assert_eq!(deleted(&p), [h("3:0:0:1")], "{p}");
+}
+
+/// Issue 7 item 5: "waiting 60s more" never said when, and without the first-seen time recorded
+/// it never got closer. The finding carries the moment the removal is due (RFC 3339, UTC) and
+/// says "would remove at T (in N s)".
+#[test]
+fn waiting_for_grace_says_when_it_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::from_secs(60),
+        ..Policy::default()
+    };
+    // First seen 20 s before this plan: 40 s left.
+    let mut c = ctx();
+    let first = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    for k in &first.newly_seen {
+        c.first_seen.insert(k.clone(), ctx().now);
+    }
+    c.now += Duration::from_secs(20);
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    assert_eq!(
+        f.kind,
+        FindingKind::WaitingForGrace {
+            remaining_secs: 40,
+            removes_at: "2027-01-15T08:01:00Z".into(),
+        }
+    );
+    assert_eq!(
+        f.to_string(),
+        "0:0:0:2: unwanted: would remove at 2027-01-15T08:01:00Z (in 40 s; grace period)"
+    );
+}
+
+/// Issue 7 item 5: in observe mode a device past its grace period is a removal the plan would
+/// carry out, and its finding says so ("would remove"), rather than "remove".
+#[test]
+fn observe_mode_past_grace_shows_the_removal_as_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::ZERO,
+        observe: true,
+        ..Policy::default()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")], "{p}");
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    match &f.kind {
+        FindingKind::Unwanted { action, .. } => {
+            assert_eq!(action, "would remove (observe mode)")
+        }
+        k => panic!("{k:?}"),
+    }
 }

@@ -270,7 +270,6 @@ impl Daemon {
         sched: &mut Schedule,
     ) -> Result<bool, DaemonError> {
         let engine = Arc::clone(&self.engine);
-        let dry = self.actuator.is_dry_run();
         let filter = retries.clone();
         let span = info_span!("pass", n = summary.passes + 1);
         // Observe and plan; findings are alerted before anything is done about them.
@@ -280,9 +279,9 @@ impl Daemon {
             let now = SystemTime::now();
             let mut pass = engine.prepare(now)?;
             if let Some(plan) = pass.plan.as_mut() {
-                if !dry {
-                    engine.remember(plan, now)?;
-                }
+                // In observe mode too: first-seen times are bookkeeping, not action, and without
+                // them the grace period never ends and observe never previews a removal.
+                engine.remember(plan, now)?;
                 filter.filter(plan);
             }
             Ok::<_, crate::engine::EngineError>(pass)
@@ -354,7 +353,7 @@ impl Daemon {
         let mut grace: Option<Duration> = None;
         if let Some(plan) = pass.plan.as_mut() {
             for f in &plan.findings {
-                if let FindingKind::WaitingForGrace { remaining_secs } = f.kind {
+                if let FindingKind::WaitingForGrace { remaining_secs, .. } = f.kind {
                     let d = Duration::from_secs(remaining_secs.max(1));
                     grace = Some(grace.map_or(d, |g| g.min(d)));
                 }
