@@ -39,9 +39,9 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
             attention = true;
             break;
         };
-        if !dry_run {
-            engine.remember(plan, now)?;
-        }
+        // Dry run too: first-seen times are bookkeeping, not action; without them a dry run
+        // could never show a removal past its grace period.
+        engine.remember(plan, now)?;
         attention = render::needs_attention(plan);
         if plan.steps.is_empty() {
             if pass_no == 1 {
