@@ -75,3 +75,37 @@ fn plan_records_first_seen_so_the_removal_time_stays_put() {
         "first-seen times are in the database"
     );
 }
+
+/// Issue 7 item 5: `status` planned with no first-seen times at all, so it always showed a fresh
+/// grace period. It reads them from the database (when no daemon holds it; while one does, it
+/// takes the daemon's latest findings) and says the same "would remove at T" as `plan`.
+#[test]
+fn status_shows_the_same_removal_time_as_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("state")).expect("state dir");
+    std::fs::write(
+        dir.path().join("lunguard.toml"),
+        format!(
+            "database = \"{}\"\n[scope]\niscsi_targets = [\"iqn.2026-11.test.lunguard:*\"]\n[policy]\ngrace = \"1h\"\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .expect("config");
+    let t = due(&plan(dir.path()));
+    assert!(!t.is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iscsi-leftover");
+    let out = Command::new(env!("CARGO_BIN_EXE_lunguard"))
+        .arg("status")
+        .arg("--config")
+        .arg(dir.path().join("lunguard.toml"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--fixture")
+        .arg(&fixture)
+        .output()
+        .expect("run lunguard status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(due(&text), t, "status and plan agree:\n{text}");
+    assert!(!text.contains("(in 3600 s;"), "{text}");
+}
