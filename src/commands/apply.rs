@@ -8,12 +8,20 @@ use super::{CommandError, EngineArgs, engine, render};
 use crate::act::Report;
 use crate::cli::Exit;
 use crate::config::Mode;
-use crate::engine::{MAX_PASSES, PASS_PAUSE};
+use crate::engine::{Engine, MAX_PASSES, PASS_PAUSE};
 
 /// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
 /// left (in use, blast radius, rejected state files); 2: could not run.
 pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit, CommandError> {
-    let engine = engine(args)?;
+    run_engine(&engine(args)?, dry_run, out)
+}
+
+/// [`run`] over an engine already built (tests: the simulated host and an in-memory store).
+pub fn run_engine(
+    engine: &Engine,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, CommandError> {
     let observe_only = engine.config().mode == Mode::Observe;
     let dry_run = dry_run || observe_only;
     // The daemon's constructor: removal markers included, so the udev rule sees them.
