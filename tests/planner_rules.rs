@@ -573,3 +573,77 @@ fn observe_mode_past_grace_shows_the_removal_as_would_remove() {
         k => panic!("{k:?}"),
     }
 }
+
+/// Issue 7 item 4: a declared LUN whose paths multipathd reports all `failed` (the array took
+/// it away; the SCSI devices stay `running`, as on real hosts) was reported `converged`: the
+/// attachment's verdict ignored `ctx.path_states`. It is `degraded`, saying why, and nothing is
+/// removed or re-attached for it.
+#[test]
+fn declared_lun_whose_paths_all_failed_is_degraded_never_converged() {
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.path_states.insert("sde".into(), PathState::Failed);
+    c.path_states.insert("sdf".into(), PathState::Failed);
+    let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "a declared LUN is never removed: {p}");
+    let vol2 = att_kinds(&p, "vol2");
+    assert_eq!(vol2.len(), 1);
+    match &vol2[0] {
+        FindingKind::Degraded { why } => {
+            assert!(why.contains("no usable path"), "{why}");
+            assert!(why.contains("sde") && why.contains("sdf"), "{why}");
+        }
+        k => panic!("vol2 must be degraded, is {k:?}"),
+    }
+    for l in [0, 1] {
+        let f = att_kinds(&p, format!("vol{l}"));
+        assert_eq!(f[0], FindingKind::Converged, "vol{l}");
+    }
+}
+
+/// The same with the SCSI devices offline (error handling gave up) or transport-offline: every
+/// path unusable → degraded "no usable path".
+#[test]
+fn declared_lun_whose_paths_are_all_offline_is_degraded() {
+    use lunguard::model::ScsiDeviceState;
+    for st in [ScsiDeviceState::Offline, ScsiDeviceState::TransportOffline] {
+        let mut t = two_portal_mpath(1);
+        t.device_mut("0:0:0:0").state = Some(st.clone());
+        t.device_mut("1:0:0:0").state = Some(st.clone());
+        let p = plan(&declared(&[0]), &t.snap, &no_grace(), &ctx());
+        let f = att_kinds(&p, "vol0");
+        assert!(
+            matches!(&f[0], FindingKind::Degraded { why } if why.contains("no usable path")),
+            "{st}: {:?}",
+            f[0]
+        );
+    }
+}
+
+/// Issue 7 item 4: a remap (another LUN at the declared address) made the attachment itself
+/// `missing: … holds another LUN`; it is `wrong_wwid`, expected vs found, alerted as such.
+#[test]
+fn remapped_wwid_at_declared_address_makes_the_attachment_wrong_wwid() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(9));
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    let f = att_kinds(&p, "vol0");
+    assert_eq!(f.len(), 1);
+    assert!(
+        matches!(
+            &f[0],
+            FindingKind::WrongWwid { expected, found }
+                if expected.to_string() == wwid(0) && found.to_string() == wwid(9)
+        ),
+        "{:?}",
+        f[0]
+    );
+}
+
+/// The kinds of the findings on attachment `name` itself.
+fn att_kinds(p: &lunguard::reconcile::Plan, name: impl Into<String>) -> Vec<FindingKind> {
+    let subject = Subject::Attachment { name: name.into() };
+    p.findings_for(&subject).map(|f| f.kind.clone()).collect()
+}
