@@ -202,7 +202,13 @@ fn fresh_unwanted_lun_waits_for_grace_and_is_reported_as_newly_seen() {
         p.findings
             .iter()
             .any(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") }
-                && f.kind == FindingKind::WaitingForGrace { remaining_secs: 60 })
+                && matches!(
+                    f.kind,
+                    FindingKind::WaitingForGrace {
+                        remaining_secs: 60,
+                        ..
+                    }
+                ))
     );
     let key = DeviceKey::Path {
         hctl: h("0:0:0:2"),
@@ -713,4 +719,139 @@ fn unused_kpartx_partition_maps_go_with_their_map_used_ones_keep_it() {
         .insert(format!("{}p1", mpath_id(2)).parse().unwrap(), 1);
     let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c3);
     assert!(flushed(&p).is_empty(), "{p}");
+}
+
+/// Issue 7 item 5: "waiting 60s more" never said when, and without the first-seen time recorded
+/// it never got closer. The finding carries the moment the removal is due (RFC 3339, UTC) and
+/// says "would remove at T (in N s)".
+#[test]
+fn waiting_for_grace_says_when_it_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::from_secs(60),
+        ..Policy::default()
+    };
+    // First seen 20 s before this plan: 40 s left.
+    let mut c = ctx();
+    let first = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    for k in &first.newly_seen {
+        c.first_seen.insert(k.clone(), ctx().now);
+    }
+    c.now += Duration::from_secs(20);
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    assert_eq!(
+        f.kind,
+        FindingKind::WaitingForGrace {
+            remaining_secs: 40,
+            removes_at: "2027-01-15T08:01:00Z".into(),
+        }
+    );
+    assert_eq!(
+        f.to_string(),
+        "0:0:0:2: unwanted: would remove at 2027-01-15T08:01:00Z (in 40 s; grace period)"
+    );
+}
+
+/// Issue 7 item 5: in observe mode a device past its grace period is a removal the plan would
+/// carry out, and its finding says so ("would remove"), rather than "remove".
+#[test]
+fn observe_mode_past_grace_shows_the_removal_as_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::ZERO,
+        observe: true,
+        ..Policy::default()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")], "{p}");
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    match &f.kind {
+        FindingKind::Unwanted { action, .. } => {
+            assert_eq!(action, "would remove (observe mode)")
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+/// Issue 7 item 4: a declared LUN whose paths multipathd reports all `failed` (the array took
+/// it away; the SCSI devices stay `running`, as on real hosts) was reported `converged`: the
+/// attachment's verdict ignored `ctx.path_states`. It is `degraded`, saying why, and nothing is
+/// removed or re-attached for it.
+#[test]
+fn declared_lun_whose_paths_all_failed_is_degraded_never_converged() {
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.path_states.insert("sde".into(), PathState::Failed);
+    c.path_states.insert("sdf".into(), PathState::Failed);
+    let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "a declared LUN is never removed: {p}");
+    let vol2 = att_kinds(&p, "vol2");
+    assert_eq!(vol2.len(), 1);
+    match &vol2[0] {
+        FindingKind::Degraded { why } => {
+            assert!(why.contains("no usable path"), "{why}");
+            assert!(why.contains("sde") && why.contains("sdf"), "{why}");
+        }
+        k => panic!("vol2 must be degraded, is {k:?}"),
+    }
+    for l in [0, 1] {
+        let f = att_kinds(&p, format!("vol{l}"));
+        assert_eq!(f[0], FindingKind::Converged, "vol{l}");
+    }
+}
+
+/// The same with the SCSI devices offline (error handling gave up) or transport-offline: every
+/// path unusable → degraded "no usable path".
+#[test]
+fn declared_lun_whose_paths_are_all_offline_is_degraded() {
+    use lunguard::model::ScsiDeviceState;
+    for st in [ScsiDeviceState::Offline, ScsiDeviceState::TransportOffline] {
+        let mut t = two_portal_mpath(1);
+        t.device_mut("0:0:0:0").state = Some(st.clone());
+        t.device_mut("1:0:0:0").state = Some(st.clone());
+        let p = plan(&declared(&[0]), &t.snap, &no_grace(), &ctx());
+        let f = att_kinds(&p, "vol0");
+        assert!(
+            matches!(&f[0], FindingKind::Degraded { why } if why.contains("no usable path")),
+            "{st}: {:?}",
+            f[0]
+        );
+    }
+}
+
+/// Issue 7 item 4: a remap (another LUN at the declared address) made the attachment itself
+/// `missing: … holds another LUN`; it is `wrong_wwid`, expected vs found, alerted as such.
+#[test]
+fn remapped_wwid_at_declared_address_makes_the_attachment_wrong_wwid() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(9));
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    let f = att_kinds(&p, "vol0");
+    assert_eq!(f.len(), 1);
+    assert!(
+        matches!(
+            &f[0],
+            FindingKind::WrongWwid { expected, found }
+                if expected.to_string() == wwid(0) && found.to_string() == wwid(9)
+        ),
+        "{:?}",
+        f[0]
+    );
+}
+
+/// The kinds of the findings on attachment `name` itself.
+fn att_kinds(p: &lunguard::reconcile::Plan, name: impl Into<String>) -> Vec<FindingKind> {
+    let subject = Subject::Attachment { name: name.into() };
+    p.findings_for(&subject).map(|f| f.kind.clone()).collect()
 }

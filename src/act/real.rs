@@ -110,6 +110,20 @@ impl Real {
         }
     }
 
+    /// The actuator for `config`, the same for the daemon and `apply --once`: its roots, the
+    /// tools found on the search path with the longer of the iscsiadm and multipath timeouts,
+    /// and removal markers in the runtime directory (the control socket's, `/run/lunguard`),
+    /// so the udev rule hides a device from other consumers whichever command removes it.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let timeout = config.timeouts.iscsiadm.max(config.timeouts.multipath);
+        Self::new(&config.roots.to_roots(), Tools::discover(timeout)).with_markers(
+            config
+                .control_socket
+                .parent()
+                .unwrap_or(std::path::Path::new("/run/lunguard")),
+        )
+    }
+
     /// Creates removal markers under `run_dir` (`/run/lunguard` for the daemon) around each
     /// removal, for the udev rule in rules/40-lunguard-removing.rules.
     pub fn with_markers(mut self, run_dir: impl Into<PathBuf>) -> Self {

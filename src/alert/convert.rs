@@ -80,8 +80,14 @@ impl Alert {
             FindingKind::BlastRadius { count, limit } => {
                 a.with(field::COUNT, count).with(field::LIMIT, limit)
             }
-            FindingKind::WaitingForGrace { remaining_secs } => a
-                .with(field::PLANNED, "remove after the grace period")
+            FindingKind::WaitingForGrace {
+                remaining_secs,
+                removes_at,
+            } => a
+                .with(
+                    field::PLANNED,
+                    format!("remove at {removes_at}, when the grace period ends"),
+                )
                 .with(field::GRACE_REMAINING_SEC, remaining_secs),
         }
     }

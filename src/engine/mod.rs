@@ -5,6 +5,7 @@
 //!
 //! The planner stays pure; this module owns the IO around it.
 
+mod actuator;
 mod inspect;
 mod journal;
 pub mod policy;
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
+pub use actuator::actuator_for;
 pub use inspect::{Inspector, OpenFiles, parse_open_counts, parse_path_states, scan_open_blocks};
 pub use journal::StoreJournal;
 

@@ -148,7 +148,7 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
     let (mut logins, mut scans, mut maps) = (Vec::new(), Vec::new(), Vec::new());
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
-        let p = attach::attachment(observed, att, excluded);
+        let p = attach::attachment(observed, att, excluded, &ctx.path_states);
         let why = |a: Action| (a, format!("declared by {}", att.name));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));

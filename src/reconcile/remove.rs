@@ -2,9 +2,9 @@
 //! that no attachment wants: wait for grace, alert if in use, or plan the
 //! removal sequence. Pure; no IO.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState};
+use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState, rfc3339};
 use crate::observe::{DmDevice, Snapshot};
 
 use super::action::{Action, MapRef, OnFailure, PathRef};
@@ -138,9 +138,10 @@ pub(crate) fn unwanted(
         });
         return None;
     }
-    if !intent_removed && let Some(left) = grace_left(env, lun) {
+    if !intent_removed && let Some((left, due)) = grace_left(env, lun) {
         note(FindingKind::WaitingForGrace {
             remaining_secs: left.as_secs().max(1),
+            removes_at: rfc3339(due),
         });
         return None;
     }
@@ -178,7 +179,7 @@ pub(crate) fn unwanted(
     }
     note(FindingKind::Unwanted {
         why: why.clone(),
-        action: "remove".into(),
+        action: env.policy.planned("remove"),
     });
     let steps = sequence(env, &paths, lun.map, map, dead, force);
     Some(Candidate {
@@ -224,9 +225,10 @@ fn reason(
     }
 }
 
-/// Time left before `lun` may be removed, or `None` when the grace period
-/// has passed for every part of it. A key never seen before is seen now.
-fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<Duration> {
+/// Time left before `lun` may be removed and when that is, or `None` when the
+/// grace period has passed for every part of it. A key never seen before is
+/// seen now.
+fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<(Duration, SystemTime)> {
     let grace = env.policy.grace;
     let newest = lun
         .keys()
@@ -235,7 +237,7 @@ fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<Duration> {
         .max()?;
     // A clock that went backwards counts as "just seen": waiting is safe.
     let elapsed = env.ctx.now.duration_since(newest).unwrap_or(Duration::ZERO);
-    (elapsed < grace).then(|| grace - elapsed)
+    (elapsed < grace).then(|| (grace - elapsed, env.ctx.now + (grace - elapsed)))
 }
 
 fn map_ref(m: &DmDevice) -> Option<MapRef> {
