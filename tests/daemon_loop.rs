@@ -157,6 +157,18 @@ async fn overflow_forces_a_resync_pass_and_is_alerted() {
     let r = rig(|_| {}).await;
     let sim = r.lab.sim.clone();
     assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
+    // The first pass ends with waiting for the removed devices to be gone: re-adding them at the
+    // same addresses before that wait has seen them go would keep it waiting for its whole
+    // timeout (seen on a loaded machine). Let the first pass finish first.
+    let alerts = Arc::clone(&r.alerts);
+    assert!(
+        until(|| alerts
+            .alerts()
+            .iter()
+            .any(|a| a.message.starts_with("wait up to")))
+        .await,
+        "the first pass's removal did not finish"
+    );
     // Another tool re-adds LUN 1; its uevents are "lost" (never sent to the loop): only the
     // overflow report tells the guard to look again.
     for s in sim.sessions() {

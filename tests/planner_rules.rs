@@ -793,7 +793,20 @@ fn declared_lun_whose_paths_all_failed_is_degraded_never_converged() {
     c.path_states.insert("sde".into(), PathState::Failed);
     c.path_states.insert("sdf".into(), PathState::Failed);
     let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &c);
-    assert!(p.steps.is_empty(), "a declared LUN is never removed: {p}");
+    // A declared LUN is never removed; its failed, still running paths are rescanned (multipathd
+    // fails a path whose WWID changed; the cached device/wwid is not trusted alone).
+    assert_eq!(
+        p.steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::RescanDevice { hctl, .. } => hctl.to_string(),
+                a => panic!("only rescans, not {a}"),
+            })
+            .collect::<Vec<_>>(),
+        ["0:0:0:2", "1:0:0:2"],
+        "{p}"
+    );
+    assert!(p.steps.iter().all(|s| s.on_failure == OnFailure::Continue));
     let vol2 = att_kinds(&p, "vol2");
     assert_eq!(vol2.len(), 1);
     match &vol2[0] {

@@ -339,6 +339,7 @@ fn device_of(action: &Action) -> String {
             ..
         } => format!("{host}:{channel}:{target_id}:{lun}"),
         Action::MultipathAdd { path, .. } => path.clone(),
+        Action::RescanDevice { hctl, .. } => hctl.to_string(),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => map.name.to_string(),
         Action::FlushBuffers { name, .. } => name.clone(),
         Action::RemoveFromMap { path, .. } => path.to_string(),

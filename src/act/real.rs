@@ -175,6 +175,7 @@ impl Actuator for Real {
             } => self
                 .sys
                 .scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            Action::RescanDevice { hctl, .. } => self.sys.rescan_device(*hctl),
             Action::MultipathAdd { wwid, path } => {
                 self.multipath(&what)?
                     .add(&self.sys, &self.dev_root, wwid, path)

@@ -159,6 +159,26 @@ impl Sysfs {
         }
     }
 
+    /// `echo 1 > class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads INQUIRY and the
+    /// VPD pages (the WWID among them). A device that is gone has nothing to rescan.
+    pub fn rescan_device(&self, hctl: Hctl) -> Result<Outcome, ActError> {
+        let dev = format!("class/scsi_device/{hctl}/device");
+        if !self.tree.exists(&dev) {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        match self.write_attr(
+            &format!("{dev}/rescan"),
+            "1",
+            format!("rescan SCSI device {hctl}"),
+        ) {
+            Err(ActError::Write { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                Ok(Outcome::AlreadyConverged)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(Outcome::Changed),
+        }
+    }
+
     /// The targets of the iSCSI sessions under SCSI host `host`.
     fn host_targets(&self, host: u32) -> Vec<String> {
         let Ok(sh) = self.tree.resolve(format!("class/scsi_host/host{host}")) else {

@@ -640,3 +640,27 @@ fn removal_markers_cover_the_group_while_it_runs() {
     );
     assert!(!a.marker.exists(), "marker removed after the group");
 }
+
+/// Issue 7, item 4: a remapped LUN keeps its cached WWID until the kernel re-reads it; the rescan
+/// writes `1` to the device's `rescan` attribute, and a device that is gone is left alone.
+#[test]
+fn rescan_device_writes_1_to_its_rescan_attribute() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let attr = t
+        .dir()
+        .join("sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/rescan");
+    fs::write(&attr, "").unwrap();
+    let a = real(&t, no_tools());
+    let action = Action::RescanDevice {
+        hctl: Hctl::new(3, 0, 0, 1),
+        wwid: EXAMPLE_WWID.parse().unwrap(),
+    };
+    assert_eq!(a.execute(&action).unwrap(), Outcome::Changed);
+    assert_eq!(fs::read_to_string(&attr).unwrap(), "1");
+    let gone = Action::RescanDevice {
+        hctl: Hctl::new(3, 0, 0, 9),
+        wwid: EXAMPLE_WWID.parse().unwrap(),
+    };
+    assert_eq!(a.execute(&gone).unwrap(), Outcome::AlreadyConverged);
+}

@@ -289,6 +289,7 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             .with(field::HCTL, format!("{host}:{channel}:{target_id}:{lun}"))
             .with(field::TARGET, target),
         Action::MultipathAdd { wwid, path } => a.with(field::WWID, wwid).with(field::DEVICE, path),
+        Action::RescanDevice { hctl, wwid } => a.with(field::HCTL, hctl).with(field::WWID, wwid),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => {
             let mut a = a
                 .with(field::DM_NAME, &map.name)

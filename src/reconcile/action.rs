@@ -77,6 +77,16 @@ pub enum Action {
         /// LUN.
         lun: u64,
     },
+    /// `echo 1 > <sys>/class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads the
+    /// device's INQUIRY and VPD pages, so a LUN remapped behind the same address shows its new
+    /// WWID instead of the cached one. Planned for a declared path that multipathd failed while its
+    /// SCSI device still runs (multipathd fails a path whose WWID changed). Not destructive.
+    RescanDevice {
+        /// Address.
+        hctl: Hctl,
+        /// The WWID cached before the rescan.
+        wwid: Wwid,
+    },
     /// Ask multipath to build the map for a LUN whose paths are present.
     MultipathAdd {
         /// The LUN.
@@ -176,6 +186,7 @@ impl Action {
         match self {
             Self::Login { .. } => "login",
             Self::ScanLun { .. } => "scan_lun",
+            Self::RescanDevice { .. } => "rescan_device",
             Self::MultipathAdd { .. } => "multipath_add",
             Self::DisableQueueing { .. } => "disable_queueing",
             Self::FlushBuffers { .. } => "flush_buffers",
@@ -216,6 +227,10 @@ impl fmt::Display for Action {
             Self::MultipathAdd { wwid, path } => {
                 write!(f, "add multipath map for {wwid} from {path}")
             }
+            Self::RescanDevice { hctl, wwid } => write!(
+                f,
+                "rescan {hctl} (1 > device/rescan): re-read its identity, cached {wwid}"
+            ),
             Self::DisableQueueing { map } => write!(
                 f,
                 "disable queueing on map {} ({}): fail_if_no_path",

@@ -133,6 +133,11 @@ impl SimActuator {
                 target_id,
                 lun,
             } => self.scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            // The simulated kernel's identities do not go stale: a rescan changes nothing.
+            Action::RescanDevice { hctl, .. } => {
+                let present = self.sim.lock().devices.contains_key(hctl);
+                Ok(changed(present))
+            }
             Action::MultipathAdd { wwid, path } => {
                 let done = self.sim.multipath_add(path).map_err(|e| {
                     command_error(
