@@ -580,3 +580,29 @@ fn session_with_unreadable_iface_is_refused_not_logged_out_blindly() {
         .unwrap_or_default();
     assert!(why.contains("iface"), "{:?}", p.findings);
 }
+
+/// Issue 7, item 3: with `node.session.nr_sessions` > 1 two sessions share one node record
+/// (same target, portal and iface). Logging out the idle one must not delete the record the other
+/// (carrying a mounted LUN) still uses.
+#[test]
+fn node_record_shared_by_a_session_that_stays_is_not_deleted() {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .session(2, 4, T1, P2)
+        .disk("4:0:0:1", Some(2), "sdb", &wwid(1))
+        .session(3, 5, T1, P2)
+        .disk("5:0:0:2", Some(3), "sdc", &wwid(2));
+    let mounted = t.device_mut("4:0:0:1").block.as_ref().unwrap().dev.unwrap();
+    t.mount(mounted, "/srv/data");
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("5:0:0:2")], "{p}");
+    let k = kinds(&p);
+    assert_eq!(k.iter().filter(|k| **k == "logout").count(), 1, "{p}");
+    assert!(!k.contains(&"delete_node"), "{p}");
+    assert!(
+        lines(&p).iter().any(|l| l.starts_with("logout session3 (")),
+        "{p}"
+    );
+}
