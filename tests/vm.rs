@@ -439,7 +439,7 @@ fn logout_ends_only_the_unwanted_iface_session_to_a_shared_portal() {
 }
 
 /// Issue 7, item 6: the grace period on the real kernel, daemon running, grace 20 s. (a) A rogue
-/// LUN re-added by a broad rescan is still there 3 s before the grace ends (the log says it is
+/// LUN re-added by a broad rescan is still there 5 s before the grace ends (the log says it is
 /// waiting) and removed after it; the delay is printed. (b) Another tool's login, narrowed scan
 /// and use of a LUN of an in-scope target within the grace is not raced: the LUN survives the
 /// grace while used, and once released it goes and then exactly its session is logged out.
