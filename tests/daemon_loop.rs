@@ -29,7 +29,7 @@ struct Rig {
 }
 
 /// LUN 0 of a 2-LUN lab is declared; both LUNs are attached, so LUN 1 is a leftover.
-async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
+async fn rig(prepare: impl FnOnce(&Lab, &SimActuator)) -> Rig {
     rig_with(
         "mode = \"enforce\"\n[policy]\ngrace = \"0s\"\n[policy.flush]\nretries = 0\n",
         prepare,
@@ -40,7 +40,7 @@ async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
 
 /// [`rig`] with another config; in observe mode the daemon acts through the constructor the
 /// real daemon uses (`engine::actuator_for`: a dry run). Also returns the latest plan document.
-async fn rig_with(config: &str, prepare: impl FnOnce(&SimActuator)) -> (Rig, Latest) {
+async fn rig_with(config: &str, prepare: impl FnOnce(&Lab, &SimActuator)) -> (Rig, Latest) {
     let dir = tempfile::tempdir_in(scratch_root()).expect("tempdir");
     let lab = Lab::new(dir.path().join("host"), 2).expect("lab");
     lab.sim.set_multipathd(true);
@@ -67,7 +67,7 @@ async fn rig_with(config: &str, prepare: impl FnOnce(&SimActuator)) -> (Rig, Lat
         Inspector::none(),
     );
     let act = Arc::new(SimActuator::new(lab.sim.clone()));
-    prepare(&act);
+    prepare(&lab, &act);
     let acting: Arc<dyn Actuator + Send> = if config.mode == Mode::Observe {
         lunguard::engine::actuator_for(&config, false)
     } else {
@@ -86,6 +86,7 @@ async fn rig_with(config: &str, prepare: impl FnOnce(&SimActuator)) -> (Rig, Lat
                 resync: Duration::from_secs(3600),
                 backoff_initial: Duration::from_millis(10),
                 backoff_max: Duration::from_millis(20),
+                in_use_recheck: Duration::from_millis(50),
             },
             destructive_retry_limit: 3,
             ..Options::default()
@@ -138,7 +139,7 @@ async fn stop(r: Rig) -> (Summary, Arc<MemorySink>) {
 
 #[tokio::test]
 async fn leftover_is_removed_and_term_stops_the_loop_cleanly() {
-    let r = rig(|_| {}).await;
+    let r = rig(|_, _| {}).await;
     let sim = r.lab.sim.clone();
     assert!(
         until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await,
@@ -154,7 +155,7 @@ async fn leftover_is_removed_and_term_stops_the_loop_cleanly() {
 
 #[tokio::test]
 async fn overflow_forces_a_resync_pass_and_is_alerted() {
-    let r = rig(|_| {}).await;
+    let r = rig(|_, _| {}).await;
     let sim = r.lab.sim.clone();
     assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
     // The first pass ends with waiting for the removed devices to be gone: re-adding them at the
@@ -191,7 +192,7 @@ async fn overflow_forces_a_resync_pass_and_is_alerted() {
 
 #[tokio::test]
 async fn a_flush_that_keeps_failing_is_degraded_once_and_then_left_alone() {
-    let r = rig(|act| act.fail_with("flush_map", 1000, "flush failed: I/O error on dm-1")).await;
+    let r = rig(|_, act| act.fail_with("flush_map", 1000, "flush failed: I/O error on dm-1")).await;
     let act = r.act.clone();
     let flushes = move || {
         act.calls()
@@ -231,7 +232,7 @@ async fn a_flush_that_keeps_failing_is_degraded_once_and_then_left_alone() {
 
 #[tokio::test]
 async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_last_good_state() {
-    let r = rig(|_| {}).await;
+    let r = rig(|_, _| {}).await;
     let sim = r.lab.sim.clone();
     assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
     let file = r._dir.path().join("state/lab.toml");
@@ -278,7 +279,7 @@ async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_la
 /// carries the removal as "would remove" and the dry run reports it, and nothing is removed.
 #[tokio::test]
 async fn observe_mode_previews_the_removal_once_the_grace_period_has_elapsed() {
-    let (r, latest) = rig_with("mode = \"observe\"\n[policy]\ngrace = \"1s\"\n", |_| {}).await;
+    let (r, latest) = rig_with("mode = \"observe\"\n[policy]\ngrace = \"1s\"\n", |_, _| {}).await;
     let leftover = |l: &Latest| {
         let doc = l.lock().unwrap().clone()?;
         let plan = doc.plan?;
@@ -343,4 +344,41 @@ async fn until_long(cond: impl Fn() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     cond()
+}
+
+/// Issue 7, item 6 (seen in the VM's daemon-grace scenario): an unwanted LUN kept because it is in
+/// use was never looked at again once released — an unmount or closing a read-only fd sends no
+/// uevent — so it stayed until the next full resync (5 minutes). While a device is kept only for
+/// being in use, the loop re-plans every `in_use_recheck`.
+#[tokio::test]
+async fn an_unwanted_lun_released_without_any_uevent_is_removed_without_waiting_for_the_resync() {
+    let r = rig(|lab, _| {
+        let m = lab
+            .sim
+            .maps()
+            .into_iter()
+            .find(|m| m.wwid == lab.wwid(1))
+            .expect("map of LUN 1");
+        lab.sim.mount(m.name.as_str(), "/srv/lun1").expect("mount");
+    })
+    .await;
+    let sim = r.lab.sim.clone();
+    assert!(
+        until(|| r.alerts.kinds().contains(&AlertKind::RemovalRefusedInUse)).await,
+        "LUN 1 is kept while mounted"
+    );
+    assert!(sim.devices().iter().any(|d| d.hctl.lun == 1));
+    assert!(
+        sim.unmount("/srv/lun1").expect("unmount"),
+        "no uevent for this"
+    );
+    assert!(
+        until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await,
+        "the released LUN was removed without an event (resync is an hour away)"
+    );
+    let (summary, _) = stop(r).await;
+    assert!(
+        summary.passes >= 2,
+        "a pass with no event did it: {summary:?}"
+    );
 }

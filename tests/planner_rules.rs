@@ -363,7 +363,7 @@ fn session_left_empty_is_logged_out_after_its_luns_go() {
     assert_eq!(
         lines(&p)[5],
         format!(
-            "delete node record {T1} at {P2}: unwanted, in scope (target {T1} is declared), no declared LUN and no device left"
+            "delete node record {T1} at {P2} iface default: unwanted, in scope (target {T1} is declared), no declared LUN and no device left"
         )
     );
 }
@@ -486,6 +486,7 @@ fn pattern_scoped_empty_session_waits_for_grace_before_logout() {
     let key = DeviceKey::Session {
         target: T2.parse().unwrap(),
         portal: P1.parse().unwrap(),
+        iface: Some("default".into()),
     };
     assert_eq!(p.newly_seen, std::slice::from_ref(&key));
     let mut c = ctx();
@@ -885,4 +886,103 @@ fn identities_in_doubt_are_rescanned_before_any_removal() {
     // Without the doubt, LUN 2 (undeclared) goes as before.
     let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &ctx());
     assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")]);
+}
+
+/// Issue 7, item 3: two ifaces (default, if2) have sessions to the same undeclared portal; the
+/// default one carries a mounted LUN. `iscsiadm -m node -T -p --logout` (no `-I`) would end both
+/// sessions and pull the mounted LUN: the plan must log out exactly the if2 session (by its sid,
+/// through its iface) and delete only the if2 node record.
+#[test]
+fn logout_of_one_iface_session_never_ends_another_iface_session_to_the_same_portal() {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .session(2, 4, T1, P2)
+        .disk("4:0:0:1", Some(2), "sdb", &wwid(1))
+        .session(3, 5, T1, P2)
+        .iface(3, Some("if2"))
+        .disk("5:0:0:2", Some(3), "sdc", &wwid(2));
+    let mounted = t.device_mut("4:0:0:1").block.as_ref().unwrap().dev.unwrap();
+    t.mount(mounted, "/srv/data");
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("5:0:0:2")], "{p}");
+    let session_lines: Vec<String> = lines(&p)
+        .into_iter()
+        .filter(|l| l.starts_with("logout") || l.starts_with("delete node"))
+        .collect();
+    assert_eq!(session_lines.len(), 2, "{p}");
+    assert!(
+        session_lines[0].starts_with(&format!("logout session3 ({T1} at {P2} via iface if2)")),
+        "{session_lines:?}"
+    );
+    assert!(
+        session_lines[1].starts_with(&format!("delete node record {T1} at {P2} iface if2")),
+        "{session_lines:?}"
+    );
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| matches!(&f.kind, FindingKind::InUse { .. })),
+        "the mounted LUN is reported in use: {:?}",
+        p.findings
+    );
+}
+
+/// Issue 7, item 3: a session whose iface cannot be read cannot be logged out exactly (a logout
+/// without `-I` hits every iface's session to the portal): refused with a finding, fail closed.
+#[test]
+fn session_with_unreadable_iface_is_refused_not_logged_out_blindly() {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .session(2, 4, T1, P2)
+        .iface(2, None);
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let mut c = ctx();
+    c.first_seen.insert(
+        DeviceKey::Session {
+            target: T1.parse().unwrap(),
+            portal: P2.parse().unwrap(),
+            iface: None,
+        },
+        now() - Duration::from_secs(3600),
+    );
+    let p = plan(&desired, &t.snap, &Policy::default(), &c);
+    assert!(p.is_empty(), "{p}");
+    let why = p
+        .findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            FindingKind::Refused { why } => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(why.contains("iface"), "{:?}", p.findings);
+}
+
+/// Issue 7, item 3: with `node.session.nr_sessions` > 1 two sessions share one node record
+/// (same target, portal and iface). Logging out the idle one must not delete the record the other
+/// (carrying a mounted LUN) still uses.
+#[test]
+fn node_record_shared_by_a_session_that_stays_is_not_deleted() {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .session(2, 4, T1, P2)
+        .disk("4:0:0:1", Some(2), "sdb", &wwid(1))
+        .session(3, 5, T1, P2)
+        .disk("5:0:0:2", Some(3), "sdc", &wwid(2));
+    let mounted = t.device_mut("4:0:0:1").block.as_ref().unwrap().dev.unwrap();
+    t.mount(mounted, "/srv/data");
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("5:0:0:2")], "{p}");
+    let k = kinds(&p);
+    assert_eq!(k.iter().filter(|k| **k == "logout").count(), 1, "{p}");
+    assert!(!k.contains(&"delete_node"), "{p}");
+    assert!(
+        lines(&p).iter().any(|l| l.starts_with("logout session3 (")),
+        "{p}"
+    );
 }

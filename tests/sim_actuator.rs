@@ -198,13 +198,17 @@ fn logout_and_node_deletion_are_idempotent() {
     let (_d, lab, act) = setup();
     let host = login(&lab, &act);
     act.execute(&scan(&lab, host, 0)).unwrap();
+    let sid = lab.sim.sessions()[0].sid;
     let logout = Action::Logout {
         target: lab.target.clone(),
         portal: lab.portals[0],
+        iface: "default".into(),
+        sid,
     };
     let delete = Action::DeleteNode {
         target: lab.target.clone(),
         portal: lab.portals[0],
+        iface: "default".into(),
     };
     for expect in [Outcome::Changed, Outcome::AlreadyConverged] {
         assert_eq!(act.execute(&logout).unwrap(), expect);
@@ -216,6 +220,71 @@ fn logout_and_node_deletion_are_idempotent() {
             .delete(Hctl::new(host, 0, 0, 0))
             .is_ok_and(|gone| !gone)
     );
+}
+
+/// Issue 7, item 3: two ifaces' sessions to one portal are two sessions. The simulated initiator
+/// models what open-iscsi does: a logout without `-I` ends both, the logout by sid exactly one,
+/// and a node record is deleted per iface (refused while its session is up).
+#[test]
+fn logout_of_one_iface_session_leaves_the_other_iface_session_and_its_lun() {
+    let (_d, lab, act) = setup();
+    let host = login(&lab, &act);
+    act.execute(&scan(&lab, host, 0)).unwrap();
+    let if2 = lab
+        .sim
+        .login_via(&lab.target, &lab.portals[0], "if2", ScanMode::Manual)
+        .unwrap();
+    assert_ne!(if2.host, host, "a second session, on its own host");
+    act.execute(&scan(&lab, if2.host, 1)).unwrap();
+    let delete = Action::DeleteNode {
+        target: lab.target.clone(),
+        portal: lab.portals[0],
+        iface: "if2".into(),
+    };
+    let err = act.execute(&delete).unwrap_err().to_string();
+    assert!(err.contains("used by a session"), "{err}");
+    let logout = Action::Logout {
+        target: lab.target.clone(),
+        portal: lab.portals[0],
+        iface: "if2".into(),
+        sid: if2.sid,
+    };
+    assert_eq!(act.execute(&logout).unwrap(), Outcome::Changed);
+    assert_eq!(act.execute(&delete).unwrap(), Outcome::Changed);
+    let left: Vec<(String, u32)> = lab
+        .sim
+        .sessions()
+        .iter()
+        .map(|s| (s.iface.clone(), s.host))
+        .collect();
+    assert_eq!(left, [("default".to_owned(), host)]);
+    let devices: Vec<Hctl> = lab.sim.devices().iter().map(|d| d.hctl).collect();
+    assert_eq!(
+        devices,
+        [Hctl::new(host, 0, 0, 0)],
+        "the default iface's LUN stays"
+    );
+    let ifaces: Vec<String> = lab.sim.nodes().iter().map(|n| n.iface.clone()).collect();
+    assert_eq!(ifaces, ["default"]);
+    // A sid now naming another iface's session is refused, nothing logged out.
+    let stale = Action::Logout {
+        target: lab.target.clone(),
+        portal: lab.portals[0],
+        iface: "if2".into(),
+        sid: lab.sim.sessions()[0].sid,
+    };
+    let err = act.execute(&stale).unwrap_err().to_string();
+    assert!(
+        err.contains("iface is now default, planned for if2"),
+        "{err}"
+    );
+    assert_eq!(lab.sim.sessions().len(), 1);
+    // Without -I, open-iscsi ends every iface's session to the portal.
+    lab.sim
+        .login_via(&lab.target, &lab.portals[0], "if2", ScanMode::Manual)
+        .unwrap();
+    assert!(lab.sim.logout(&lab.target, &lab.portals[0]).unwrap());
+    assert!(lab.sim.sessions().is_empty());
 }
 
 #[test]

@@ -1,6 +1,10 @@
-//! iSCSI node operations through `iscsiadm`: log in with manual scan, log
-//! out, delete the node record. Exit codes 15 (ISCSI_ERR_SESS_EXISTS) and 21
-//! (ISCSI_ERR_NO_OBJS_FOUND) mean "already so" and make these idempotent.
+//! iSCSI operations through `iscsiadm`: log in with manual scan, log out one
+//! session, delete one node record. A session is (target, portal, iface):
+//! every command names exactly one — login and node-record deletion with
+//! `-I`, logout by session id (`-m session -r SID`) — because `-m node -T -p`
+//! without `-I` acts on every iface's record and session to the portal.
+//! Exit codes 15 (ISCSI_ERR_SESS_EXISTS) and 21 (ISCSI_ERR_NO_OBJS_FOUND)
+//! mean "already so" and make these idempotent.
 
 use std::time::Duration;
 
@@ -14,6 +18,10 @@ use super::error::ActError;
 const ERR_SESS_EXISTS: i32 = 15;
 /// open-iscsi's "no records/sessions found".
 const ERR_NO_OBJS_FOUND: i32 = 21;
+
+/// The iface lunguard logs in through: open-iscsi's built-in software iface.
+/// Attachments declare (target, portal); their sessions are this iface's.
+pub const LOGIN_IFACE: &str = "default";
 
 /// `iscsiadm`, resolved, with its timeout.
 #[derive(Debug, Clone)]
@@ -30,12 +38,23 @@ impl Iscsiadm {
         what: &'static str,
         target: &Iqn,
         portal: &Portal,
+        iface: &str,
         op: &[&str],
     ) -> Result<(), ActError> {
         let p = portal.to_string();
-        let mut args = vec!["-m", "node", "-T", target.as_str(), "-p", &p];
+        let mut args = vec!["-m", "node", "-T", target.as_str(), "-p", &p, "-I", iface];
         args.extend_from_slice(op);
-        cmd::run(&self.program, &args, self.timeout)
+        self.run(what, target, portal, &args)
+    }
+
+    fn run(
+        &self,
+        what: &'static str,
+        target: &Iqn,
+        portal: &Portal,
+        args: &[&str],
+    ) -> Result<(), ActError> {
+        cmd::run(&self.program, args, self.timeout)
             .map(|_| ())
             .map_err(|source| ActError::Iscsi {
                 what,
@@ -52,48 +71,56 @@ impl Iscsiadm {
         }
     }
 
-    /// Creates the node record (if needed), sets `node.session.scan=manual`
-    /// so the login scans no LUN, then logs in.
+    /// Creates the node record of [`LOGIN_IFACE`] (if needed), sets
+    /// `node.session.scan=manual` so the login scans no LUN, then logs in —
+    /// that record only: another iface's record to the same portal is
+    /// neither updated nor logged in.
     pub fn login(&self, target: &Iqn, portal: &Portal) -> Result<Outcome, ActError> {
         const WHAT: &str = "log in to";
-        if let Err(e) = self.node(WHAT, target, portal, &["-o", "new"]) {
+        let iface = LOGIN_IFACE;
+        if let Err(e) = self.node(WHAT, target, portal, iface, &["-o", "new"]) {
             // An existing record is fine: it is updated next.
             if !matches!(&e, ActError::Iscsi { source, .. } if source.output_contains("exist")) {
                 return Err(e);
             }
         }
         let scan = ["-o", "update", "-n", "node.session.scan", "-v", "manual"];
-        self.node(WHAT, target, portal, &scan)?;
-        match self.node(WHAT, target, portal, &["--login"]) {
+        self.node(WHAT, target, portal, iface, &scan)?;
+        match self.node(WHAT, target, portal, iface, &["--login"]) {
             Ok(()) => Ok(Outcome::Changed),
             Err(e) if Self::code(&e) == Some(ERR_SESS_EXISTS) => Ok(Outcome::AlreadyConverged),
             Err(e) => Err(e),
         }
     }
 
-    /// Logs out of the session(s) to `target` at `portal`.
-    pub fn logout(&self, target: &Iqn, portal: &Portal) -> Result<Outcome, ActError> {
-        self.gone_ok("log out of", target, portal, &["--logout"])
-    }
-
-    /// Deletes the node record, so no later `--loginall` brings it back.
-    pub fn delete_node(&self, target: &Iqn, portal: &Portal) -> Result<Outcome, ActError> {
-        self.gone_ok(
-            "delete the node record of",
+    /// Logs out of session `sid` only (`iscsiadm -m session -r SID
+    /// --logout`). The caller has re-verified that `sessionSID` is still
+    /// (target, portal, iface); `target` and `portal` are for the error.
+    pub fn logout_session(&self, sid: u32, target: &Iqn, portal: &Portal) -> Result<(), ActError> {
+        let sid = sid.to_string();
+        self.run(
+            "log out of",
             target,
             portal,
-            &["-o", "delete"],
+            &["-m", "session", "-r", &sid, "--logout"],
         )
     }
 
-    fn gone_ok(
+    /// Deletes the node record of (target, portal, iface), so no later
+    /// `--loginall` brings it back; other ifaces' records stay.
+    pub fn delete_node(
         &self,
-        what: &'static str,
         target: &Iqn,
         portal: &Portal,
-        op: &[&str],
+        iface: &str,
     ) -> Result<Outcome, ActError> {
-        match self.node(what, target, portal, op) {
+        match self.node(
+            "delete the node record of",
+            target,
+            portal,
+            iface,
+            &["-o", "delete"],
+        ) {
             Ok(()) => Ok(Outcome::Changed),
             Err(e) if Self::code(&e) == Some(ERR_NO_OBJS_FOUND) => Ok(Outcome::AlreadyConverged),
             Err(e) => Err(e),

@@ -15,6 +15,7 @@ mod iscsi;
 mod multipath;
 mod real;
 mod recording;
+mod session;
 mod sysfs;
 
 pub use dry_run::DryRun;

@@ -4,15 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{DevT, Hctl};
+use crate::model::{DevT, Hctl, Iqn, Portal};
 use crate::observe::Roots;
 use crate::observe::exclusive::{self, Claim, ClaimError};
+use crate::observe::tree::Tree;
 use crate::reconcile::{Action, PathRef};
 
 use super::cmd::{CmdError, Program, SEARCH_DIRS};
 use super::error::ActError;
 use super::iscsi::Iscsiadm;
 use super::multipath::Multipath;
+use super::session;
 use super::sysfs::Sysfs;
 use super::{Actuator, Outcome, delete_sequentially, flush};
 
@@ -55,6 +57,8 @@ pub(crate) type ClaimFn = fn(&Path, &str, DevT) -> Result<Claim, ClaimError>;
 #[derive(Debug, Clone)]
 pub struct Real {
     sys: Sysfs,
+    /// The same sysfs root, for re-reading iSCSI sessions before a logout.
+    sys_tree: Tree,
     dev_root: PathBuf,
     tools: Tools,
     run_dir: Option<PathBuf>,
@@ -66,6 +70,7 @@ impl Real {
     pub fn new(roots: &Roots, tools: Tools) -> Self {
         Self {
             sys: Sysfs::new(&roots.sys),
+            sys_tree: Tree::new(&roots.sys),
             dev_root: roots.dev.clone(),
             tools,
             run_dir: None,
@@ -148,6 +153,34 @@ impl Real {
         })
     }
 
+    /// Logs out exactly session `sid` after re-reading that it is still
+    /// (target, portal, iface); a session already gone is converged.
+    fn logout(
+        &self,
+        what: &str,
+        target: &Iqn,
+        portal: &Portal,
+        iface: &str,
+        sid: u32,
+    ) -> Result<Outcome, ActError> {
+        if session::verify(&self.sys_tree, sid, target, portal, iface)? == session::Now::Gone {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        match self.iscsiadm(what)?.logout_session(sid, target, portal) {
+            Ok(()) => Ok(Outcome::Changed),
+            // It went away between the check and the command (iscsiadm then
+            // says "could not get session info" or "no sessions").
+            Err(_)
+                if !self
+                    .sys_tree
+                    .exists(format!("class/iscsi_session/session{sid}")) =>
+            {
+                Ok(Outcome::AlreadyConverged)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn multipath(&self, what: &str) -> Result<Multipath, ActError> {
         Ok(Multipath {
             multipath: Self::need(&self.tools.multipath, "multipath", what)?,
@@ -162,10 +195,17 @@ impl Actuator for Real {
         let what = action.to_string();
         match action {
             Action::Login { target, portal } => self.iscsiadm(&what)?.login(target, portal),
-            Action::Logout { target, portal } => self.iscsiadm(&what)?.logout(target, portal),
-            Action::DeleteNode { target, portal } => {
-                self.iscsiadm(&what)?.delete_node(target, portal)
-            }
+            Action::Logout {
+                target,
+                portal,
+                iface,
+                sid,
+            } => self.logout(&what, target, portal, iface, *sid),
+            Action::DeleteNode {
+                target,
+                portal,
+                iface,
+            } => self.iscsiadm(&what)?.delete_node(target, portal, iface),
             Action::ScanLun {
                 target,
                 host,

@@ -342,7 +342,8 @@ fn login_sets_manual_scan_before_logging_in_and_session_exists_is_converged() {
         portal: "[2001:db8::10]:3260".parse::<Portal>().unwrap(),
     };
     assert_eq!(a.execute(&login).unwrap(), Outcome::AlreadyConverged);
-    let node = format!("-m node -T {EXAMPLE_TARGET} -p [2001:db8::10]:3260");
+    // `-I default`: without it `-o update` and `--login` act on every iface's record.
+    let node = format!("-m node -T {EXAMPLE_TARGET} -p [2001:db8::10]:3260 -I default");
     assert_eq!(
         calls(d.path()),
         [
@@ -353,21 +354,58 @@ fn login_sets_manual_scan_before_logging_in_and_session_exists_is_converged() {
     );
 }
 
-#[test]
-fn logout_of_a_missing_session_is_converged_other_errors_carry_stderr() {
-    let d = tempfile::tempdir().unwrap();
-    let t = FakeTree::new(d.path().join("root")).unwrap();
-    let logout = Action::Logout {
+fn logout(iface: &str, sid: u32) -> Action {
+    Action::Logout {
         target: EXAMPLE_TARGET.parse().unwrap(),
         portal: "192.0.2.10".parse().unwrap(),
-    };
+        iface: iface.into(),
+        sid,
+    }
+}
+
+/// Issue 7, item 3: `iscsiadm -m node -T -p --logout` without `-I` ends every iface's session to
+/// the portal. The logout names exactly one session, by its sid, after re-reading it.
+#[test]
+fn logout_ends_exactly_one_session_by_its_sid() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, tools(d.path(), ""));
+    assert_eq!(a.execute(&logout("default", 1)).unwrap(), Outcome::Changed);
+    assert_eq!(calls(d.path()), ["-m session -r 1 --logout"]);
+}
+
+#[test]
+fn logout_refuses_a_sid_that_is_now_another_iface_or_portal_and_runs_nothing() {
+    // Session ids are reused after a logout: session1 is now the default iface's, not if2's.
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let a = real(&t, tools(d.path(), ""));
+    let err = a.execute(&logout("if2", 1)).unwrap_err().to_string();
+    assert!(
+        err.contains("iface is now default, planned for if2"),
+        "{err}"
+    );
+    assert!(err.contains(STALE_PLAN), "{err}");
+    let err = a.execute(&logout("default", 2)).unwrap_err().to_string();
+    assert!(err.contains("portal is now [2001:db8::10]:3260"), "{err}");
+    assert!(calls(d.path()).is_empty(), "{:?}", calls(d.path()));
+}
+
+#[test]
+fn logout_of_a_gone_session_is_converged_other_errors_carry_stderr() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
     let a = real(&t, tools(d.path(), "exit 21"));
-    assert_eq!(a.execute(&logout).unwrap(), Outcome::AlreadyConverged);
+    assert_eq!(
+        a.execute(&logout("default", 9)).unwrap(),
+        Outcome::AlreadyConverged
+    );
+    assert!(calls(d.path()).is_empty(), "no session9: nothing to run");
     let a = real(
         &t,
         tools(d.path(), "echo 'iscsiadm: timed out' >&2; exit 8"),
     );
-    let err = a.execute(&logout).unwrap_err().to_string();
+    let err = a.execute(&logout("default", 1)).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!(
             "failed to log out of {EXAMPLE_TARGET} at 192.0.2.10:3260: "
@@ -381,6 +419,25 @@ fn logout_of_a_missing_session_is_converged_other_errors_carry_stderr() {
 }
 
 #[test]
+fn delete_node_names_its_iface_so_other_ifaces_records_stay() {
+    let d = tempfile::tempdir().unwrap();
+    let t = FakeTree::new(d.path().join("root")).unwrap();
+    let a = real(&t, tools(d.path(), "exit 21"));
+    let delete = Action::DeleteNode {
+        target: EXAMPLE_TARGET.parse().unwrap(),
+        portal: "192.0.2.10".parse().unwrap(),
+        iface: "if2".into(),
+    };
+    assert_eq!(a.execute(&delete).unwrap(), Outcome::AlreadyConverged);
+    assert_eq!(
+        calls(d.path()),
+        [format!(
+            "-m node -T {EXAMPLE_TARGET} -p 192.0.2.10:3260 -I if2 -o delete"
+        )]
+    );
+}
+
+#[test]
 fn missing_tool_fails_only_the_actions_that_need_it() {
     let d = tempfile::tempdir().unwrap();
     let t = example(d.path()).unwrap();
@@ -389,6 +446,7 @@ fn missing_tool_fails_only_the_actions_that_need_it() {
         .execute(&Action::DeleteNode {
             target: EXAMPLE_TARGET.parse().unwrap(),
             portal: "192.0.2.10".parse().unwrap(),
+            iface: "default".into(),
         })
         .unwrap_err();
     assert!(err.to_string().contains("iscsiadm not found"), "{err}");
@@ -445,7 +503,17 @@ fn removal_plan(rule: OnFailure) -> Plan {
                 &[],
                 OnFailure::Stop,
             ),
-            step(Action::Logout { target, portal }, 2, &[1], OnFailure::Stop),
+            step(
+                Action::Logout {
+                    target,
+                    portal,
+                    iface: "default".into(),
+                    sid: 1,
+                },
+                2,
+                &[1],
+                OnFailure::Stop,
+            ),
         ],
         ..Plan::default()
     }

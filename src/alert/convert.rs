@@ -246,8 +246,16 @@ fn subject_fields(a: Alert, subject: &Subject) -> Alert {
         Subject::Attachment { name } => a.with(field::ATTACHMENT, name),
         Subject::Path { hctl } => a.with(field::HCTL, hctl),
         Subject::Map { name } => a.with(field::DM_NAME, name),
-        Subject::Session { target, portal } => {
-            a.with(field::TARGET, target).with(field::PORTAL, portal)
+        Subject::Session {
+            target,
+            portal,
+            iface,
+        } => {
+            let a = a.with(field::TARGET, target).with(field::PORTAL, portal);
+            match iface {
+                Some(i) => a.with(field::ISCSI_IFACE, i),
+                None => a,
+            }
         }
         Subject::Plan => a,
     }
@@ -261,7 +269,16 @@ fn step_alert(kind: AlertKind, index: usize, step: &Step, message: String) -> Al
     let key: Vec<&str> = a
         .fields
         .iter()
-        .filter(|(n, _)| [field::HCTL, field::DM_NAME, field::TARGET, field::PORTAL].contains(n))
+        .filter(|(n, _)| {
+            [
+                field::HCTL,
+                field::DM_NAME,
+                field::TARGET,
+                field::PORTAL,
+                field::ISCSI_IFACE,
+            ]
+            .contains(n)
+        })
         .map(|(_, v)| v.as_str())
         .collect();
     a.key = if key.is_empty() {
@@ -274,11 +291,23 @@ fn step_alert(kind: AlertKind, index: usize, step: &Step, message: String) -> Al
 
 fn action_fields(a: Alert, action: &Action) -> Alert {
     match action {
-        Action::Login { target, portal }
-        | Action::Logout { target, portal }
-        | Action::DeleteNode { target, portal } => {
+        Action::Login { target, portal } => {
             a.with(field::TARGET, target).with(field::PORTAL, portal)
         }
+        Action::Logout {
+            target,
+            portal,
+            iface,
+            ..
+        }
+        | Action::DeleteNode {
+            target,
+            portal,
+            iface,
+        } => a
+            .with(field::TARGET, target)
+            .with(field::PORTAL, portal)
+            .with(field::ISCSI_IFACE, iface),
         Action::ScanLun {
             target,
             host,

@@ -33,6 +33,9 @@ pub const DM_NAME: &str = "DM_NAME";
 pub const TARGET: &str = "TARGET";
 /// An iSCSI portal `ip:port`.
 pub const PORTAL: &str = "PORTAL";
+/// An open-iscsi iface (`default`, `if2`): with `TARGET` and `PORTAL` it
+/// names one session.
+pub const ISCSI_IFACE: &str = "ISCSI_IFACE";
 /// The action (`Action::kind()`: `delete_paths`, `flush_map`, …).
 pub const ACTION: &str = "ACTION";
 /// `changed`, `already_converged`, `would_change`, `failed`, `skipped`.

@@ -360,12 +360,7 @@ impl Daemon {
         summary.failed += counts.failed as u64;
         let mut grace: Option<Duration> = None;
         if let Some(plan) = pass.plan.as_mut() {
-            for f in &plan.findings {
-                if let FindingKind::WaitingForGrace { remaining_secs, .. } = f.kind {
-                    let d = Duration::from_secs(remaining_secs.max(1));
-                    grace = Some(grace.map_or(d, |g| g.min(d)));
-                }
-            }
+            grace = wake_after(&plan.findings, self.opts.timing.in_use_recheck);
             for d in retries.record(plan, &report) {
                 warn!(
                     step = d.step,
@@ -485,4 +480,65 @@ fn jitter() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     f64::from(n % 1000) / 1000.0
+}
+
+/// How soon the findings ask for another pass when no event comes: when the nearest grace period
+/// ends, and within `in_use_recheck` while an unwanted device is kept only because it is in use
+/// (its release — an unmount, a closed read-only fd, in any namespace — sends no uevent, so
+/// without this it would stay until the next full resync).
+fn wake_after(
+    findings: &[crate::reconcile::Finding],
+    in_use_recheck: Duration,
+) -> Option<Duration> {
+    findings
+        .iter()
+        .filter_map(|f| match f.kind {
+            FindingKind::WaitingForGrace { remaining_secs, .. } => {
+                Some(Duration::from_secs(remaining_secs.max(1)))
+            }
+            FindingKind::InUse { .. } => Some(in_use_recheck),
+            _ => None,
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod wake_tests {
+    use super::*;
+    use crate::reconcile::{Finding, Subject};
+
+    fn finding(kind: FindingKind) -> Finding {
+        Finding {
+            subject: Subject::Plan,
+            attachment: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn an_in_use_device_is_rechecked_soon_and_the_nearest_grace_end_wins() {
+        let recheck = Duration::from_secs(15);
+        assert_eq!(
+            wake_after(&[finding(FindingKind::Converged)], recheck),
+            None
+        );
+        let in_use = finding(FindingKind::InUse {
+            why: "mounted at /srv".into(),
+        });
+        assert_eq!(
+            wake_after(std::slice::from_ref(&in_use), recheck),
+            Some(recheck)
+        );
+        let grace = |s| {
+            finding(FindingKind::WaitingForGrace {
+                remaining_secs: s,
+                removes_at: String::new(),
+            })
+        };
+        assert_eq!(
+            wake_after(&[in_use.clone(), grace(7)], recheck),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(wake_after(&[grace(40), in_use], recheck), Some(recheck));
+    }
 }

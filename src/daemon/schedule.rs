@@ -1,8 +1,9 @@
 //! When the next pass runs. Pure (instants in, instants out) so the rules are tested without a
 //! clock: events are debounced (a burst of uevents from one rescan becomes one pass) but never
 //! postponed past a cap (a flapping device cannot starve the loop); failed passes back off
-//! exponentially with jitter and reset on success; a periodic resync and the end of the nearest
-//! grace period also wake the loop.
+//! exponentially with jitter and reset on success; a periodic resync, the end of the nearest
+//! grace period and, while an unwanted device is kept for being in use, a short recheck also wake
+//! the loop.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ pub struct Timing {
     pub backoff_initial: Duration,
     /// Longest backoff.
     pub backoff_max: Duration,
+    /// How soon to plan again while an unwanted device is kept only because it is in use: its
+    /// release (an unmount, a closed read-only fd, in any namespace) sends no uevent.
+    pub in_use_recheck: Duration,
 }
 
 impl Default for Timing {
@@ -29,6 +33,7 @@ impl Default for Timing {
             resync: Duration::from_secs(300),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            in_use_recheck: Duration::from_secs(15),
         }
     }
 }
@@ -70,7 +75,7 @@ impl Schedule {
         self.burst_start.get_or_insert(now);
     }
 
-    /// Wake when the nearest grace period ends.
+    /// Wake when the nearest grace period ends (or an in-use device is due a recheck).
     pub fn grace_ends_in(&mut self, now: Instant, after: Option<Duration>) {
         self.grace_at = after.map(|d| now + d);
     }

@@ -139,20 +139,30 @@ pub enum Action {
         /// How long to wait.
         timeout: Duration,
     },
-    /// `iscsiadm -m node -T -p --logout`.
+    /// `iscsiadm -m session -r SID --logout`: exactly one session. A session
+    /// is (target, portal, iface); `-m node -T -p` without `-I` would end
+    /// every iface's session to the portal. The executor re-reads
+    /// `sessionSID`'s target, portal and iface first (sids are reused).
     Logout {
         /// Target.
         target: Iqn,
         /// Portal.
         portal: Portal,
+        /// open-iscsi iface (`ifacename` in sysfs).
+        iface: String,
+        /// Session id (N of `sessionN`).
+        sid: u32,
     },
-    /// `iscsiadm -m node -T -p -o delete`, so no boot-time or `-L all`
-    /// login brings the session back.
+    /// `iscsiadm -m node -T -p -I IFACE -o delete`, so no boot-time or
+    /// `-L all` login brings the session back. Node records are per
+    /// (target, portal, iface): the other ifaces' records stay.
     DeleteNode {
         /// Target.
         target: Iqn,
         /// Portal.
         portal: Portal,
+        /// open-iscsi iface.
+        iface: String,
     },
 }
 
@@ -268,10 +278,20 @@ impl fmt::Display for Action {
                     what.join(", ")
                 )
             }
-            Self::Logout { target, portal } => write!(f, "logout {target} at {portal}"),
-            Self::DeleteNode { target, portal } => {
-                write!(f, "delete node record {target} at {portal}")
-            }
+            Self::Logout {
+                target,
+                portal,
+                iface,
+                sid,
+            } => write!(
+                f,
+                "logout session{sid} ({target} at {portal} via iface {iface})"
+            ),
+            Self::DeleteNode {
+                target,
+                portal,
+                iface,
+            } => write!(f, "delete node record {target} at {portal} iface {iface}"),
         }
     }
 }

@@ -106,12 +106,16 @@ pub enum DeviceKey {
         /// `dm/name`.
         name: DmName,
     },
-    /// An iSCSI session, by target and portal.
+    /// An iSCSI session, by target, portal and iface (two ifaces' sessions
+    /// to one portal are two sessions).
     Session {
         /// Target.
         target: Iqn,
         /// Portal.
         portal: Portal,
+        /// open-iscsi iface; `None` when sysfs did not say, and for keys
+        /// stored before ifaces were part of the key (`session IQN PORTAL`).
+        iface: Option<String>,
     },
 }
 
@@ -124,7 +128,16 @@ impl fmt::Display for DeviceKey {
             } => write!(f, "path {hctl} {w}"),
             Self::Path { hctl, wwid: None } => write!(f, "path {hctl} -"),
             Self::Map { name } => write!(f, "map {name}"),
-            Self::Session { target, portal } => write!(f, "session {target} {portal}"),
+            Self::Session {
+                target,
+                portal,
+                iface: None,
+            } => write!(f, "session {target} {portal}"),
+            Self::Session {
+                target,
+                portal,
+                iface: Some(i),
+            } => write!(f, "session {target} {portal} {i}"),
         }
     }
 }
@@ -157,9 +170,15 @@ impl FromStr for DeviceKey {
             }),
             "session" => {
                 let (t, p) = rest.split_once(' ').ok_or_else(err)?;
+                let (p, iface) = match p.split_once(' ') {
+                    Some((p, i)) if !i.is_empty() => (p, Some(i.to_owned())),
+                    Some(_) => return Err(err()),
+                    None => (p, None),
+                };
                 Ok(Self::Session {
                     target: t.parse().map_err(|_| err())?,
                     portal: p.parse().map_err(|_| err())?,
+                    iface,
                 })
             }
             _ => Err(err()),
@@ -192,10 +211,24 @@ mod tests {
             "path 0:0:0:0 -",
             "map mpatha",
             "session iqn.2003-01.org.example:t1 [2001:db8::1]:3260",
+            "session iqn.2003-01.org.example:t1 192.0.2.1:3260 if2",
         ] {
             let k: DeviceKey = s.parse().unwrap();
             assert_eq!(k.to_string(), s);
         }
         assert!("disk sda".parse::<DeviceKey>().is_err());
+    }
+
+    #[test]
+    fn session_keys_stored_before_ifaces_still_parse_as_iface_unknown() {
+        let old: DeviceKey = "session iqn.2003-01.org.example:t1 192.0.2.1:3260"
+            .parse()
+            .unwrap();
+        assert!(matches!(old, DeviceKey::Session { iface: None, .. }));
+        let new: DeviceKey = "session iqn.2003-01.org.example:t1 192.0.2.1:3260 default"
+            .parse()
+            .unwrap();
+        assert!(matches!(&new, DeviceKey::Session { iface: Some(i), .. } if i == "default"));
+        assert_ne!(old, new);
     }
 }

@@ -27,12 +27,15 @@ pub enum Subject {
         /// Its real name.
         name: DmName,
     },
-    /// An iSCSI session.
+    /// An iSCSI session: (target, portal, iface).
     Session {
         /// Target.
         target: Iqn,
         /// Portal.
         portal: Portal,
+        /// open-iscsi iface, `None` if sysfs did not say.
+        #[serde(default)]
+        iface: Option<String>,
     },
     /// The plan as a whole.
     Plan,
@@ -44,7 +47,16 @@ impl fmt::Display for Subject {
             Self::Attachment { name } => write!(f, "attachment {name}"),
             Self::Path { hctl } => write!(f, "{hctl}"),
             Self::Map { name } => write!(f, "map {name}"),
-            Self::Session { target, portal } => write!(f, "session {target} at {portal}"),
+            Self::Session {
+                target,
+                portal,
+                iface: Some(i),
+            } => write!(f, "session {target} at {portal} via iface {i}"),
+            Self::Session {
+                target,
+                portal,
+                iface: None,
+            } => write!(f, "session {target} at {portal}"),
             Self::Plan => f.write_str("plan"),
         }
     }

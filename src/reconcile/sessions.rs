@@ -1,11 +1,14 @@
 //! Rule 5: an in-scope session with no declared LUN and no device left
 //! after this plan's removals is logged out and its node record deleted.
-//! Pure; no IO.
+//! A session is (target, portal, iface): each is judged on its own devices,
+//! logged out by its sid and its node record deleted with its iface, so a
+//! logout never ends another iface's session to the same portal. A session
+//! whose iface cannot be read is refused (fail closed). Pure; no IO.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::model::{Hctl, Iqn, Portal};
+use crate::model::Hctl;
 
 use super::action::{Action, GroupId};
 use super::classify;
@@ -29,7 +32,6 @@ pub(crate) fn logouts(
     seen: &mut BTreeSet<DeviceKey>,
     findings: &mut Vec<Finding>,
 ) -> Vec<Logout> {
-    let mut done: BTreeSet<(Iqn, Portal)> = BTreeSet::new();
     let mut out = Vec::new();
     for s in &env.observed.iscsi_sessions {
         let (Some(target), Some(portal)) = (s.target.as_ref(), s.portal()) else {
@@ -38,21 +40,24 @@ pub(crate) fn logouts(
         let Some(scope) = classify::target_scope(target, env.desired, env.policy, env.ctx) else {
             continue;
         };
+        let iface = s.ifacename.clone();
         let key = DeviceKey::Session {
             target: target.clone(),
             portal,
+            iface: iface.clone(),
         };
         seen.insert(key.clone());
         let wanted = env
             .desired
             .iter()
             .any(|a| &a.target == target && a.portals.contains(&portal));
-        if wanted || done.contains(&(target.clone(), portal)) {
+        if wanted {
             continue;
         }
         let subject = Subject::Session {
             target: target.clone(),
             portal,
+            iface: iface.clone(),
         };
         let devices: Vec<Hctl> = env
             .observed
@@ -93,7 +98,19 @@ pub(crate) fn logouts(
                 continue;
             }
         }
-        done.insert((target.clone(), portal));
+        let Some(iface) = iface else {
+            findings.push(Finding {
+                subject,
+                attachment: None,
+                kind: FindingKind::Refused {
+                    why: format!(
+                        "session{} has no readable iface (sysfs ifacename): not logged out, since a logout that cannot name its iface may end another iface's session to {portal}",
+                        s.id
+                    ),
+                },
+            });
+            continue;
+        };
         let reason = if intent_removed {
             format!("intent removed: no attachment left for {target}")
         } else {
@@ -113,17 +130,29 @@ pub(crate) fn logouts(
             .collect();
         needs.sort();
         needs.dedup();
+        let mut actions = vec![Action::Logout {
+            target: target.clone(),
+            portal,
+            iface: iface.clone(),
+            sid: s.id,
+        }];
+        // Another session on the same node record (node.session.nr_sessions > 1)
+        // keeps the record: iscsiadm refuses to delete a record in use.
+        let shared = env.observed.iscsi_sessions.iter().any(|o| {
+            o.id != s.id
+                && o.target.as_ref() == Some(target)
+                && o.portal() == Some(portal)
+                && o.ifacename.as_deref() == Some(iface.as_str())
+        });
+        if !shared {
+            actions.push(Action::DeleteNode {
+                target: target.clone(),
+                portal,
+                iface,
+            });
+        }
         out.push(Logout {
-            actions: vec![
-                Action::Logout {
-                    target: target.clone(),
-                    portal,
-                },
-                Action::DeleteNode {
-                    target: target.clone(),
-                    portal,
-                },
-            ],
+            actions,
             reason,
             needs,
         });

@@ -17,7 +17,7 @@ use crate::model::{Hctl, Iqn, Portal, ScsiDeviceState};
 use crate::reconcile::{Action, MapRef, PathRef};
 
 use super::error::SimError;
-use super::model::{ScanMode, SimMap};
+use super::model::{DEFAULT_IFACE, ScanMode, SimMap};
 use super::{SimHost, sysfs};
 
 /// How often `WaitGone` looks again (the sim removes synchronously, so
@@ -116,15 +116,27 @@ impl SimActuator {
     fn run(&self, action: &Action) -> Result<Outcome, ActError> {
         match action {
             Action::Login { target, portal } => self.login(target, portal),
-            Action::Logout { target, portal } => {
-                let done = self
-                    .sim
-                    .logout(target, portal)
-                    .map_err(|e| iscsi_error("log out of", target, portal, &e))?;
-                Ok(changed(done))
-            }
-            Action::DeleteNode { target, portal } => {
-                Ok(changed(self.sim.delete_node(target, portal)))
+            Action::Logout {
+                target,
+                portal,
+                iface,
+                sid,
+            } => self.logout(target, portal, iface, *sid),
+            Action::DeleteNode {
+                target,
+                portal,
+                iface,
+            } => {
+                // iscsiadm refuses to delete a record a session still uses.
+                if self.sim.session_via(target, portal, iface).is_some() {
+                    return Err(iscsi_error(
+                        "delete the node record of",
+                        target,
+                        portal,
+                        &SimError::SessionUsesRecord(iface.clone()),
+                    ));
+                }
+                Ok(changed(self.sim.delete_node(target, portal, iface)))
             }
             Action::ScanLun {
                 target,
@@ -195,9 +207,48 @@ impl SimActuator {
         }
     }
 
-    /// Node record with `node.session.scan = manual`, then login.
+    /// Exactly session `sid`, after re-verifying it is still (target,
+    /// portal, iface): sids are reused after a logout.
+    fn logout(
+        &self,
+        target: &Iqn,
+        portal: &Portal,
+        iface: &str,
+        sid: u32,
+    ) -> Result<Outcome, ActError> {
+        let Some(s) = self.sim.sessions().into_iter().find(|s| s.sid == sid) else {
+            return Ok(Outcome::AlreadyConverged);
+        };
+        let what = format!("log out session{sid}");
+        let checks = [
+            ("target", target.to_string(), s.target.to_string()),
+            ("portal", portal.to_string(), s.portal.to_string()),
+            ("iface", iface.to_owned(), s.iface.clone()),
+        ];
+        for (field, expected, found) in checks {
+            if expected != found {
+                return Err(ActError::Changed {
+                    what,
+                    field,
+                    expected,
+                    found,
+                });
+            }
+        }
+        let done = self
+            .sim
+            .logout_session(sid)
+            .map_err(|e| iscsi_error("log out of", target, portal, &e))?;
+        Ok(changed(done))
+    }
+
+    /// Node record of the default iface with `node.session.scan = manual`,
+    /// then login through it.
     fn login(&self, target: &Iqn, portal: &Portal) -> Result<Outcome, ActError> {
-        let before = self.sim.session(target, portal).is_some();
+        let before = self
+            .sim
+            .session_via(target, portal, DEFAULT_IFACE)
+            .is_some();
         self.sim
             .login(target, portal, ScanMode::Manual)
             .map_err(|e| iscsi_error("log in to", target, portal, &e))?;

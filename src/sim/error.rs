@@ -68,4 +68,8 @@ pub enum SimError {
     /// The path is not a SCSI disk with a WWID multipath could use.
     #[error("{0}: not a usable multipath path")]
     NotAPath(String),
+    /// A node record cannot be deleted while a session uses it (iscsiadm's
+    /// ISCSI_ERR_SESS_EXISTS).
+    #[error("the node record of iface {0} is used by a session: log the session out first")]
+    SessionUsesRecord(String),
 }

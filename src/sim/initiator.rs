@@ -41,12 +41,14 @@ fn scsi_dir(devpath: &str) -> String {
 }
 
 impl State {
-    /// Writes the node record and logs in; an `Automatic` record then scans
-    /// every exported LUN. An existing session is returned as it is.
+    /// Writes the node record of `iface` and logs in through it; an
+    /// `Automatic` record then scans every exported LUN. An existing session
+    /// of that iface is returned as it is.
     pub(super) fn login(
         &mut self,
         target: &Iqn,
         portal: &Portal,
+        iface: &str,
         scan: ScanMode,
     ) -> Result<SimSession, SimError> {
         let t = self.target(target)?;
@@ -56,8 +58,8 @@ impl State {
                 portal: *portal,
             });
         }
-        self.set_node(target, portal, scan);
-        if let Some(s) = self.session_to(target, portal) {
+        self.set_node(target, portal, iface, scan);
+        if let Some(s) = self.session_via(target, portal, iface) {
             return Ok(s.clone());
         }
         let s = SimSession {
@@ -65,6 +67,7 @@ impl State {
             host: lowest_free(self.sessions.values().map(|s| s.host)),
             target: target.clone(),
             portal: *portal,
+            iface: iface.to_owned(),
         };
         self.next_sid += 1;
         sysfs::add_session(&self.tree, &s).map_err(self.io(format!("session{}", s.sid)))?;
@@ -99,26 +102,28 @@ impl State {
         Ok(s)
     }
 
-    fn set_node(&mut self, target: &Iqn, portal: &Portal, scan: ScanMode) {
+    fn set_node(&mut self, target: &Iqn, portal: &Portal, iface: &str, scan: ScanMode) {
         match self
             .nodes
             .iter_mut()
-            .find(|n| &n.target == target && &n.portal == portal)
+            .find(|n| &n.target == target && &n.portal == portal && n.iface == iface)
         {
             Some(n) => n.scan = scan,
             None => self.nodes.push(SimNode {
                 target: target.clone(),
                 portal: *portal,
+                iface: iface.to_owned(),
                 scan,
             }),
         }
     }
 
-    /// Deletes the node record; `false` if there was none.
-    pub(super) fn delete_node(&mut self, target: &Iqn, portal: &Portal) -> bool {
+    /// Deletes the node record of (target, portal, iface); `false` if there
+    /// was none.
+    pub(super) fn delete_node(&mut self, target: &Iqn, portal: &Portal, iface: &str) -> bool {
         let before = self.nodes.len();
         self.nodes
-            .retain(|n| !(&n.target == target && &n.portal == portal));
+            .retain(|n| !(&n.target == target && &n.portal == portal && n.iface == iface));
         self.nodes.len() != before
     }
 
@@ -275,10 +280,26 @@ impl State {
         sysfs::write_state(&self.tree, &s, &d).map_err(self.io(format!("state of {hctl}")))
     }
 
-    /// Logs out: removes every device of the session, then the session and
-    /// its host. `false` if there was no such session.
-    pub(super) fn logout(&mut self, target: &Iqn, portal: &Portal) -> Result<bool, SimError> {
-        let Some(s) = self.session_to(target, portal).cloned() else {
+    /// Logs out every iface's session to `target` at `portal` (what
+    /// `iscsiadm -m node -T -p --logout` without `-I` does). `false` if
+    /// there was none.
+    pub(super) fn logout_all(&mut self, target: &Iqn, portal: &Portal) -> Result<bool, SimError> {
+        let sids: Vec<u32> = self
+            .sessions
+            .values()
+            .filter(|s| &s.target == target && &s.portal == portal)
+            .map(|s| s.sid)
+            .collect();
+        for sid in &sids {
+            self.logout_sid(*sid)?;
+        }
+        Ok(!sids.is_empty())
+    }
+
+    /// Logs out session `sid`: removes every device of the session, then
+    /// the session and its host. `false` if there was no such session.
+    pub(super) fn logout_sid(&mut self, sid: u32) -> Result<bool, SimError> {
+        let Some(s) = self.sessions.get(&sid).cloned() else {
             return Ok(false);
         };
         let mine: Vec<Hctl> = self

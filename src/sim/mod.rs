@@ -59,7 +59,8 @@ pub use actuator::SimActuator;
 pub use error::SimError;
 pub use lab::{LAB_PORTALS, LAB_TARGET, Lab};
 pub use model::{
-    FriendlyNames, ScanMode, SimDevice, SimLun, SimMap, SimMount, SimNode, SimSession, SimTarget,
+    DEFAULT_IFACE, FriendlyNames, ScanMode, SimDevice, SimLun, SimMap, SimMount, SimNode,
+    SimSession, SimTarget,
 };
 pub use names::lio_wwid;
 
@@ -177,25 +178,47 @@ impl SimHost {
 
     // ---- the initiator ----
 
-    /// Writes the node record with `scan` and logs in; returns the session
-    /// (the existing one if already logged in).
+    /// Writes the node record of the `default` iface with `scan` and logs
+    /// in; returns the session (the existing one if already logged in).
     pub fn login(
         &self,
         target: &Iqn,
         portal: &Portal,
         scan: ScanMode,
     ) -> Result<SimSession, SimError> {
-        self.lock().login(target, portal, scan)
+        self.login_via(target, portal, DEFAULT_IFACE, scan)
     }
 
-    /// Logs out (removing the session's devices). `false` if not logged in.
+    /// `iscsiadm -m node -T -p -I IFACE --login`: the record of `iface`, and
+    /// a session through it (a second session to the same portal when
+    /// another iface is logged in already).
+    pub fn login_via(
+        &self,
+        target: &Iqn,
+        portal: &Portal,
+        iface: &str,
+        scan: ScanMode,
+    ) -> Result<SimSession, SimError> {
+        self.lock().login(target, portal, iface, scan)
+    }
+
+    /// `iscsiadm -m node -T -p --logout` without `-I`: logs out *every*
+    /// iface's session to the portal (removing their devices), as
+    /// open-iscsi does. `false` if none was logged in.
     pub fn logout(&self, target: &Iqn, portal: &Portal) -> Result<bool, SimError> {
-        self.lock().logout(target, portal)
+        self.lock().logout_all(target, portal)
     }
 
-    /// Deletes a node record. `false` if there was none.
-    pub fn delete_node(&self, target: &Iqn, portal: &Portal) -> bool {
-        self.lock().delete_node(target, portal)
+    /// `iscsiadm -m session -r SID --logout`: exactly that session. `false`
+    /// if there is no such session.
+    pub fn logout_session(&self, sid: u32) -> Result<bool, SimError> {
+        self.lock().logout_sid(sid)
+    }
+
+    /// Deletes the node record of (target, portal, iface). `false` if there
+    /// was none.
+    pub fn delete_node(&self, target: &Iqn, portal: &Portal, iface: &str) -> bool {
+        self.lock().delete_node(target, portal, iface)
     }
 
     /// `echo "<spec>" > /sys/class/scsi_host/host<host>/scan`; returns what
@@ -304,8 +327,13 @@ impl SimHost {
         self.lock().mounts.clone()
     }
 
-    /// The session to `target` at `portal`, if logged in.
+    /// A session to `target` at `portal` (any iface), if logged in.
     pub fn session(&self, target: &Iqn, portal: &Portal) -> Option<SimSession> {
         self.lock().session_to(target, portal).cloned()
+    }
+
+    /// The session to `target` at `portal` through `iface`, if logged in.
+    pub fn session_via(&self, target: &Iqn, portal: &Portal, iface: &str) -> Option<SimSession> {
+        self.lock().session_via(target, portal, iface).cloned()
     }
 }

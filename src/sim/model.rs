@@ -5,6 +5,10 @@
 
 use crate::model::{DevT, DmName, Hctl, Iqn, Portal, ScsiDeviceState, Wwid};
 
+/// open-iscsi's built-in software iface, the one a login without `-I`
+/// creates its record for (and the one lunguard logs in through).
+pub const DEFAULT_IFACE: &str = "default";
+
 /// open-iscsi's `node.session.scan`: whether a login scans the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanMode {
@@ -58,13 +62,16 @@ impl SimTarget {
     }
 }
 
-/// An open-iscsi node record (`/etc/iscsi/nodes/<target>/<portal>`).
+/// An open-iscsi node record (`/etc/iscsi/nodes/<target>/<portal>/<iface>`):
+/// one per (target, portal, iface).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNode {
     /// Target.
     pub target: Iqn,
     /// Portal.
     pub portal: Portal,
+    /// open-iscsi iface (`default` unless another was named).
+    pub iface: String,
     /// `node.session.scan`.
     pub scan: ScanMode,
 }
@@ -80,6 +87,8 @@ pub struct SimSession {
     pub target: Iqn,
     /// Portal.
     pub portal: Portal,
+    /// open-iscsi iface the session went through (sysfs `ifacename`).
+    pub iface: String,
 }
 
 /// One SCSI disk (one path to a LUN).

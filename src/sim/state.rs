@@ -89,6 +89,17 @@ impl State {
             .find(|s| &s.target == target && &s.portal == portal)
     }
 
+    pub(super) fn session_via(
+        &self,
+        target: &Iqn,
+        portal: &Portal,
+        iface: &str,
+    ) -> Option<&SimSession> {
+        self.sessions
+            .values()
+            .find(|s| &s.target == target && &s.portal == portal && s.iface == iface)
+    }
+
     pub(super) fn session_on_host(&self, host: u32) -> Option<&SimSession> {
         self.sessions.values().find(|s| s.host == host)
     }

@@ -56,7 +56,8 @@ pub(super) fn add_session(t: &FakeTree, s: &SimSession) -> io::Result<()> {
         host_dir(s.host),
         s.sid
     );
-    t.write(&format!("{is}/target_state"), "SCANNED\n")
+    t.write(&format!("{is}/target_state"), "SCANNED\n")?;
+    t.write(&format!("{is}/ifacename"), format!("{}\n", s.iface))
 }
 
 /// Removes what `add_session` created (the devices must be gone already).

@@ -82,6 +82,18 @@ impl Topo {
         self
     }
 
+    /// Sets the open-iscsi iface (`ifacename`) of session `sid`; `None` = unreadable.
+    pub fn iface(&mut self, sid: u32, iface: Option<&str>) -> &mut Self {
+        let s = self
+            .snap
+            .iscsi_sessions
+            .iter_mut()
+            .find(|s| s.id == sid)
+            .unwrap();
+        s.ifacename = iface.map(str::to_owned);
+        self
+    }
+
     /// A disk at `hctl` (under session `sid` if given) named `block`.
     pub fn disk(&mut self, hctl: &str, sid: Option<u32>, block: &str, wwid: &str) -> &mut Self {
         self.next_minor += 16;

@@ -340,3 +340,30 @@ unit_bounding_set() {
     [ -n "$caps" ] || fail "no CapabilityBoundingSet= in /share/lunguard.service"
     echo "-all,$caps"
 }
+
+# --- sessions by target, portal and iface (issue 7) -------------------------------------------------
+# session_of IQN PORTAL [IFACE]: the sid of the session to IQN at PORTAL (through IFACE, if given)
+session_of() {
+    for s in /sys/class/iscsi_session/session*; do
+        [ -e "$s/targetname" ] || continue
+        [ "$(cat "$s/targetname")" = "$1" ] || continue
+        [ -z "${3:-}" ] || [ "$(cat "$s/ifacename" 2>/dev/null)" = "$3" ] || continue
+        c=$(ls -d "$s"/device/connection*/iscsi_connection/connection* 2>/dev/null | head -n 1)
+        [ -n "$c" ] || continue
+        [ "$(cat "$c/persistent_address"):$(cat "$c/persistent_port")" = "$2" ] || continue
+        echo "${s##*/session}"
+        return 0
+    done
+    return 1
+}
+# host_of IQN PORTAL [IFACE]: the SCSI host number of that session
+host_of() {
+    sid=$(session_of "$@") || return 1
+    readlink -f "/sys/class/iscsi_session/session$sid/device" | sed -n 's|.*/host\([0-9]*\)/session.*|\1|p'
+}
+# uptime_s: seconds since boot with centiseconds (busybox date has no sub-second format)
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# since_s T: seconds (2 decimals) from uptime T to now
+since_s() { awk -v t="$1" '{ printf "%.2f\n", $1 - t }' /proc/uptime; }
+# at_least A B: A >= B (decimal numbers)
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
