@@ -13,7 +13,7 @@ use super::error::ActError;
 use super::iscsi::Iscsiadm;
 use super::multipath::Multipath;
 use super::sysfs::Sysfs;
-use super::{Actuator, Outcome, delete_sequentially, flush};
+use super::{Actuator, Outcome, deadline, delete_sequentially, flush};
 
 /// The external programs, resolved once. A missing one only fails the
 /// actions that need it (a host without open-iscsi can still remove
@@ -26,7 +26,8 @@ pub struct Tools {
     pub multipath: Option<Program>,
     /// `dmsetup`, if installed.
     pub dmsetup: Option<Program>,
-    /// Per-command timeout.
+    /// Per-command timeout; also the deadline of each blocking kernel call (a flush, a sysfs
+    /// write), which runs on a worker thread (`act::deadline`).
     pub timeout: Duration,
 }
 
@@ -56,7 +57,7 @@ impl Real {
     /// Acts on the system under `roots` with `tools`.
     pub fn new(roots: &Roots, tools: Tools) -> Self {
         Self {
-            sys: Sysfs::new(&roots.sys),
+            sys: Sysfs::new(&roots.sys).with_deadline(tools.timeout),
             dev_root: roots.dev.clone(),
             tools,
             run_dir: None,
@@ -121,7 +122,16 @@ impl Actuator for Real {
             Action::DisableQueueing { map } => {
                 self.multipath(&what)?.disable_queueing(&self.sys, map)
             }
-            Action::FlushBuffers { name, dev } => flush::flush_buffers(&self.dev_root, name, *dev),
+            Action::FlushBuffers { name, dev } => {
+                let (root, name2, dev) = (self.dev_root.clone(), name.clone(), *dev);
+                let node = self.dev_root.join(name);
+                deadline::run(
+                    &node.to_string_lossy(),
+                    &format!("flush buffers of {}", node.display()),
+                    self.tools.timeout,
+                    move || flush::flush_buffers(&root, &name2, dev),
+                )
+            }
             Action::FlushMap { map, .. } => self.multipath(&what)?.flush(&self.sys, map),
             Action::DeletePaths { paths, .. } => delete_sequentially(self, paths),
             Action::WaitGone {

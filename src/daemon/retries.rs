@@ -3,7 +3,8 @@
 //! in a row the step is *degraded*: its whole group is left out of later passes and one alert
 //! says so. A state-file change, a reload (SIGHUP) or a netlink-overflow resync clears it. A
 //! uevent does not: the failing flush or delete makes uevents itself, and clearing on them would
-//! turn the cap back into an endless retry loop.
+//! turn the cap back into an endless retry loop. A destructive step that ran out of time (a kernel
+//! call left blocked on its worker thread, a command killed at its timeout) is degraded at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,7 +69,10 @@ impl Retries {
                 StepResult::Failed { error, .. } => {
                     let n = self.failures.entry(key.clone()).or_insert(0);
                     *n += 1;
-                    if *n >= self.limit && self.degraded.insert(key.clone()) {
+                    // A step that ran out of time may have left a thread (or a killed command)
+                    // blocked in the kernel: another try would only add one more. Degrade now.
+                    let timed_out = error.contains(crate::act::TIMED_OUT);
+                    if (*n >= self.limit || timed_out) && self.degraded.insert(key.clone()) {
                         newly.push(NewlyDegraded {
                             step: key,
                             attempts: *n,
@@ -182,6 +186,26 @@ mod tests {
         let mut again = p.clone();
         r.filter(&mut again);
         assert_eq!(again.steps.len(), 2, "cleared: tried again");
+    }
+
+    #[test]
+    fn a_destructive_step_past_its_deadline_is_degraded_at_once() {
+        // Issue 7: a flush left blocked in the kernel was retried 5 times, each try leaving
+        // another thread stuck behind it.
+        let mut r = Retries::new(5);
+        let p = plan();
+        let d = r.record(
+            &p,
+            &report(StepResult::Failed {
+                error: "flush buffers of /dev/dm-0 did not finish within 30s (thread left blocked in the kernel); the device is kept".into(),
+                stopped: true,
+            }),
+        );
+        assert_eq!(d.len(), 1, "degraded on the first timeout");
+        assert_eq!(d[0].attempts, 1);
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert_eq!(filtered.steps.len(), 1);
     }
 
     #[test]
