@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
-pub use inspect::{Inspector, parse_open_counts, parse_path_states};
+pub use inspect::{
+    DmMultipath, Inspector, merge_kernel_view, parse_dm_queueing, parse_dm_status,
+    parse_open_counts, parse_path_states,
+};
 pub use journal::StoreJournal;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
@@ -106,7 +109,8 @@ impl Engine {
         let loaded = desire::load_desired(&self.config, self.ownership);
         let reload = desire::apply_load(self.store(), loaded)?;
         let snapshot = snapshot(&self.config.roots.to_roots());
-        let ctx = self.context(now)?;
+        let mut ctx = self.context(now)?;
+        inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);
             reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
