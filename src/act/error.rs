@@ -17,6 +17,12 @@ pub const STALE_PLAN: &str = "the device changed since the plan was made";
 /// instead of trying it again and again.
 pub const TIMED_OUT: &str = "did not finish within";
 
+/// What every writeback-error message says. The kernel reports such an error once (errseq): the
+/// next flush succeeds and the device would go with its lost data unnoticed. `daemon::retries`
+/// therefore degrades the step at once, which keeps the device until an operator changes the
+/// state files or reloads.
+pub const WRITEBACK_LOST: &str = "buffered data did not reach the device";
+
 /// Why an action did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {
@@ -60,7 +66,7 @@ pub enum ActError {
     /// Writeback of the device's buffered data failed (an `fsync` on a fresh descriptor reported
     /// an error nobody had seen yet: errseq semantics). BLKFLSBUF alone would have returned 0.
     #[error(
-        "writeback to {} failed ({source}): buffered data did not reach the device; keeping it (only force accepts the loss)",
+        "writeback to {} failed ({source}): {WRITEBACK_LOST}; keeping it (only force accepts the loss)",
         path.display()
     )]
     Writeback {

@@ -19,7 +19,7 @@ mod recording;
 mod sysfs;
 
 pub use dry_run::DryRun;
-pub use error::{ActError, STALE_PLAN, TIMED_OUT};
+pub use error::{ActError, STALE_PLAN, TIMED_OUT, WRITEBACK_LOST};
 pub use executor::{
     Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks, execute_plan,
 };

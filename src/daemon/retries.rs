@@ -4,7 +4,8 @@
 //! says so. A state-file change, a reload (SIGHUP) or a netlink-overflow resync clears it. A
 //! uevent does not: the failing flush or delete makes uevents itself, and clearing on them would
 //! turn the cap back into an endless retry loop. A destructive step that ran out of time (a kernel
-//! call left blocked on its worker thread, a command killed at its timeout) is degraded at once.
+//! call left blocked on its worker thread, a command killed at its timeout) or hit a writeback
+//! error (reported only once by the kernel) is degraded at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,7 +62,11 @@ impl Retries {
             let Some(step) = plan.steps.get(r.index) else {
                 continue;
             };
-            if !step.action.is_destructive() {
+            // A buffer flush changes nothing by itself, but it is the first step of a removal
+            // and fails it (a writeback error, a deadline): it counts like the removal.
+            let removal = step.action.is_destructive()
+                || matches!(step.action, crate::reconcile::Action::FlushBuffers { .. });
+            if !removal {
                 continue;
             }
             let key = step.to_string();
@@ -70,9 +75,12 @@ impl Retries {
                     let n = self.failures.entry(key.clone()).or_insert(0);
                     *n += 1;
                     // A step that ran out of time may have left a thread (or a killed command)
-                    // blocked in the kernel: another try would only add one more. Degrade now.
-                    let timed_out = error.contains(crate::act::TIMED_OUT);
-                    if (*n >= self.limit || timed_out) && self.degraded.insert(key.clone()) {
+                    // blocked in the kernel: another try would only add one more. A writeback
+                    // error is reported once: another try would succeed and delete the device
+                    // with its lost data. Both are degraded now.
+                    let at_once = error.contains(crate::act::TIMED_OUT)
+                        || error.contains(crate::act::WRITEBACK_LOST);
+                    if (*n >= self.limit || at_once) && self.degraded.insert(key.clone()) {
                         newly.push(NewlyDegraded {
                             step: key,
                             attempts: *n,
@@ -206,6 +214,53 @@ mod tests {
         let mut filtered = p.clone();
         r.filter(&mut filtered);
         assert_eq!(filtered.steps.len(), 1);
+    }
+
+    #[test]
+    fn a_writeback_error_is_degraded_at_once_because_the_kernel_reports_it_once() {
+        // Issue 7, seen in the VM: the pass after a failed writeback flushed cleanly (the error
+        // had been seen) and deleted the device, data lost, 3 s after the flush_failed alert.
+        let mut r = Retries::new(5);
+        let p = plan();
+        let mut failed_flush = report(StepResult::Failed {
+            error: format!(
+                "writeback to /dev/sdz failed (Input/output error (os error 5)): {}; keeping it",
+                crate::act::WRITEBACK_LOST
+            ),
+            stopped: true,
+        });
+        failed_flush.steps[0].index = 1; // the FlushBuffers step of group 2
+        let d = r.record(&p, &failed_flush);
+        assert_eq!(d.len(), 1, "a buffer flush counts: {d:?}");
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert!(
+            !filtered
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::FlushBuffers { .. })),
+            "its group is left out"
+        );
+        let d = r.record(
+            &p,
+            &report(StepResult::Failed {
+                error: format!(
+                    "writeback to /dev/sdc failed (Input/output error (os error 5)): {}; keeping it",
+                    crate::act::WRITEBACK_LOST
+                ),
+                stopped: true,
+            }),
+        );
+        assert_eq!(d.len(), 1, "degraded on the first writeback error");
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert!(
+            !filtered
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::FlushMap { .. })),
+            "the removal is not tried again"
+        );
     }
 
     #[test]
