@@ -245,3 +245,32 @@ async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_la
     let (_, alerts) = stop(r).await;
     assert_eq!(rejected(&alerts), 2);
 }
+
+#[tokio::test]
+async fn a_repeated_state_change_event_with_the_same_state_keeps_a_degraded_step_degraded() {
+    // Issue 7, seen in the VM: the state watch reported one edit twice; the second report came
+    // after the pass that had degraded a removal (a writeback error), cleared the mark, and the
+    // next pass deleted the disk with its lost data. Only a desired state that differs clears it.
+    let r = rig(|act| act.fail_with("flush_map", 1000, "flush failed: I/O error on dm-1")).await;
+    let act = r.act.clone();
+    let flushes = move || {
+        act.calls()
+            .iter()
+            .filter(|c| matches!(c, Recorded::Action(Action::FlushMap { .. })))
+            .count()
+    };
+    let alerts = r.alerts.clone();
+    assert!(until(|| alerts.kinds().contains(&AlertKind::KeyDegraded)).await);
+    let at_degrade = flushes();
+    for _ in 0..3 {
+        r.tx.send(Input::StateChanged {
+            why: "the same file again".into(),
+        })
+        .await
+        .expect("send");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let after = flushes();
+    let (_, _) = stop(r).await;
+    assert_eq!(after, at_degrade, "no flush after an unchanged state");
+}

@@ -1,7 +1,9 @@
 //! Destructive retries are capped: a flush or delete that keeps failing is not retried forever
 //! (each try can stall on I/O, and the failure usually needs a person). After `limit` failures
 //! in a row the step is *degraded*: its whole group is left out of later passes and one alert
-//! says so. A state-file change, a reload (SIGHUP) or a netlink-overflow resync clears it. A
+//! says so. A pass whose desired state differs from the last one (a state-file change), a reload
+//! (SIGHUP) or a netlink-overflow resync clears it; a state-directory event whose files load to
+//! the same state does not. A
 //! uevent does not: the failing flush or delete makes uevents itself, and clearing on them would
 //! turn the cap back into an endless retry loop. A destructive step that ran out of time (a kernel
 //! call left blocked on its worker thread, a command killed at its timeout) or hit a writeback
