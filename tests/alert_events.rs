@@ -175,13 +175,19 @@ fn a_persistent_finding_alerts_once_and_again_after_it_changes() {
         kind,
     };
     let mut changes = FindingChanges::new();
-    let grace = f(FindingKind::WaitingForGrace { remaining_secs: 30 });
+    let grace = f(FindingKind::WaitingForGrace {
+        remaining_secs: 30,
+        removes_at: "2027-01-15T08:01:00Z".into(),
+    });
     let a = changes.observe(&grace).expect("first sight alerts");
     assert_eq!(a.kind, AlertKind::UnwantedDevice);
     assert_eq!(a.field(field::ATTACHMENT), Some("db"));
     assert!(
         changes
-            .observe(&f(FindingKind::WaitingForGrace { remaining_secs: 10 }))
+            .observe(&f(FindingKind::WaitingForGrace {
+                remaining_secs: 10,
+                removes_at: "2027-01-15T08:01:00Z".into(),
+            }))
             .is_none()
     );
     let unwanted = FindingKind::Unwanted {

@@ -69,6 +69,16 @@ fn service_is_notify_with_watchdog_and_keeps_dev_and_sys_usable() {
         caps.contains("CAP_SYS_ADMIN") && caps.contains("CAP_NET_ADMIN"),
         "{caps}"
     );
+    // Issue 7: the in-use checks of a bare disk need to read other users' /proc/PID/fd and to
+    // open a node chowned to another user; without these they fail closed and block detaches.
+    assert!(
+        caps.contains("CAP_SYS_PTRACE") && caps.contains("CAP_DAC_READ_SEARCH"),
+        "{caps}"
+    );
+    assert!(
+        !caps.contains("CAP_DAC_OVERRIDE"),
+        "reading needs no write override: {caps}"
+    );
     let families = one("RestrictAddressFamilies").unwrap();
     assert!(families.contains("AF_UNIX") && families.contains("AF_NETLINK"));
     assert_eq!(

@@ -7,15 +7,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lunguard::act::Recorded;
+use lunguard::act::{Actuator, Recorded};
 use lunguard::alert::{AlertKind, MemorySink};
-use lunguard::config::{Config, Ownership};
+use lunguard::config::{Config, Mode, Ownership};
 use lunguard::daemon::schedule::Timing;
-use lunguard::daemon::{Daemon, Input, Options, Summary};
+use lunguard::daemon::{Daemon, Input, Latest, Options, Summary};
 use lunguard::desire::store::MemoryStore;
 use lunguard::engine::{Engine, Inspector};
 use lunguard::notify::Notifier;
-use lunguard::reconcile::Action;
+use lunguard::reconcile::{Action, FindingKind, Subject};
 use lunguard::sim::{Lab, ScanMode, SimActuator, scratch_root};
 use tokio::sync::mpsc;
 
@@ -30,6 +30,17 @@ struct Rig {
 
 /// LUN 0 of a 2-LUN lab is declared; both LUNs are attached, so LUN 1 is a leftover.
 async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
+    rig_with(
+        "mode = \"enforce\"\n[policy]\ngrace = \"0s\"\n[policy.flush]\nretries = 0\n",
+        prepare,
+    )
+    .await
+    .0
+}
+
+/// [`rig`] with another config; in observe mode the daemon acts through the constructor the
+/// real daemon uses (`engine::actuator_for`: a dry run). Also returns the latest plan document.
+async fn rig_with(config: &str, prepare: impl FnOnce(&SimActuator)) -> (Rig, Latest) {
     let dir = tempfile::tempdir_in(scratch_root()).expect("tempdir");
     let lab = Lab::new(dir.path().join("host"), 2).expect("lab");
     lab.sim.set_multipathd(true);
@@ -43,11 +54,7 @@ async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).expect("state dir");
     std::fs::write(state.join("lab.toml"), lab.state_file(&[0])).expect("state file");
-    let mut config = Config::parse(
-        Path::new("lunguard.toml"),
-        "mode = \"enforce\"\n[policy]\ngrace = \"0s\"\n[policy.flush]\nretries = 0\n",
-    )
-    .expect("config");
+    let mut config = Config::parse(Path::new("lunguard.toml"), config).expect("config");
     config.state_dir = state;
     let roots = lab.sim.roots();
     config.roots.sys = roots.sys;
@@ -57,17 +64,22 @@ async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
     // refused removal (fail closed), so the rig needs them as a real host has them.
     let (open, paths) = (lab.sim.clone(), lab.sim.clone());
     let engine = Engine::with_store(
-        config,
+        config.clone(),
         Ownership::Trust,
         Box::new(MemoryStore::new()),
         Inspector::from_fn(move || open.open_counts(), move || paths.path_states()),
     );
     let act = Arc::new(SimActuator::new(lab.sim.clone()));
     prepare(&act);
+    let acting: Arc<dyn Actuator + Send> = if config.mode == Mode::Observe {
+        lunguard::engine::actuator_for(&config, false)
+    } else {
+        act.clone()
+    };
     let alerts = Arc::new(MemorySink::new());
     let daemon = Daemon::new(
         engine,
-        act.clone(),
+        acting,
         alerts.clone(),
         Notifier::disabled(),
         Options {
@@ -82,6 +94,7 @@ async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
             ..Options::default()
         },
     );
+    let latest = daemon.latest();
     let (tx, rx) = mpsc::channel(64);
     let mut uevents = lab.sim.subscribe();
     let fwd = tx.clone();
@@ -93,14 +106,17 @@ async fn rig(prepare: impl FnOnce(&SimActuator)) -> Rig {
         }
     });
     let guard = tokio::spawn(async move { daemon.run(rx).await.expect("loop runs") });
-    Rig {
-        _dir: dir,
-        lab,
-        act,
-        alerts,
-        tx,
-        guard,
-    }
+    (
+        Rig {
+            _dir: dir,
+            lab,
+            act,
+            alerts,
+            tx,
+            guard,
+        },
+        latest,
+    )
 }
 
 async fn until(cond: impl Fn() -> bool) -> bool {
@@ -144,6 +160,18 @@ async fn overflow_forces_a_resync_pass_and_is_alerted() {
     let r = rig(|_| {}).await;
     let sim = r.lab.sim.clone();
     assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
+    // The first pass ends with waiting for the removed devices to be gone: re-adding them at the
+    // same addresses before that wait has seen them go would keep it waiting for its whole
+    // timeout (seen on a loaded machine). Let the first pass finish first.
+    let alerts = Arc::clone(&r.alerts);
+    assert!(
+        until(|| alerts
+            .alerts()
+            .iter()
+            .any(|a| a.message.starts_with("wait up to")))
+        .await,
+        "the first pass's removal did not finish"
+    );
     // Another tool re-adds LUN 1; its uevents are "lost" (never sent to the loop): only the
     // overflow report tells the guard to look again.
     for s in sim.sessions() {
@@ -244,6 +272,80 @@ async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_la
     );
     let (_, alerts) = stop(r).await;
     assert_eq!(rejected(&alerts), 2);
+}
+
+/// Issue 7 item 5: in observe mode the daemon never recorded first-seen times (only enforce
+/// called `Engine::remember`), so with any grace an unwanted LUN stayed "waiting 1s more" on
+/// every pass and the removal was never previewed. Now the grace period runs in observe mode too:
+/// first the finding says when the removal would happen, then — the grace elapsed — the plan
+/// carries the removal as "would remove" and the dry run reports it, and nothing is removed.
+#[tokio::test]
+async fn observe_mode_previews_the_removal_once_the_grace_period_has_elapsed() {
+    let (r, latest) = rig_with("mode = \"observe\"\n[policy]\ngrace = \"1s\"\n", |_| {}).await;
+    let leftover = |l: &Latest| {
+        let doc = l.lock().unwrap().clone()?;
+        let plan = doc.plan?;
+        let kind = plan
+            .findings
+            .iter()
+            .find(|f| matches!(&f.subject, Subject::Path { hctl } if hctl.lun == 1))?
+            .kind
+            .clone();
+        Some((kind, plan.steps.len()))
+    };
+    let waiting = latest.clone();
+    assert!(
+        until(|| matches!(
+            leftover(&waiting),
+            Some((FindingKind::WaitingForGrace { .. }, 0))
+        ))
+        .await,
+        "first pass: waiting for grace, {:?}",
+        leftover(&latest)
+    );
+    let first_due = match leftover(&latest) {
+        Some((FindingKind::WaitingForGrace { removes_at, .. }, _)) => removes_at,
+        k => panic!("{k:?}"),
+    };
+    assert!(first_due.ends_with('Z'), "RFC 3339: {first_due}");
+    // The loop wakes when the grace period ends; no input is needed.
+    let preview = latest.clone();
+    let previewed = until_long(|| {
+        matches!(
+            leftover(&preview),
+            Some((FindingKind::Unwanted { ref action, .. }, n)) if action.starts_with("would remove") && n > 0
+        )
+    })
+    .await;
+    assert!(
+        previewed,
+        "after the grace period the removal is previewed: {:?}",
+        leftover(&latest)
+    );
+    let alerts = r.alerts.clone();
+    assert!(
+        until(|| alerts.kinds().contains(&AlertKind::WouldAct)).await,
+        "the dry run reports what it would do: {:?}",
+        alerts.kinds()
+    );
+    assert!(
+        r.lab.sim.devices().iter().any(|d| d.hctl.lun == 1),
+        "observe mode removes nothing"
+    );
+    let (summary, _) = stop(r).await;
+    assert_eq!(summary.changed, 0, "{summary:?}");
+    assert!(summary.would_change > 0, "{summary:?}");
+}
+
+/// [`until`] for about 4 s (a grace period of 1 s plus the pass).
+async fn until_long(cond: impl Fn() -> bool) -> bool {
+    for _ in 0..400 {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
 }
 
 #[tokio::test]

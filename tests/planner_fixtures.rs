@@ -121,6 +121,29 @@ fn all_failed_map_of_an_undeclared_lun_is_flushed_without_blkflsbuf() {
     assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")]);
 }
 
+/// Issue 7 item 4 on the recorded kernel state: LUN 2 declared while the array has taken it
+/// away (both paths `failed faulty` in the recorded `multipath -ll`, SCSI devices `running`):
+/// the attachment is degraded with no usable path, never converged, and nothing is removed.
+#[test]
+fn all_failed_map_of_a_declared_lun_is_degraded_never_converged() {
+    let Some(snap) = fixture("iscsi-mpath-all-failed") else {
+        return;
+    };
+    let mut c = ctx();
+    c.path_states.insert("sdc".into(), PathState::Failed);
+    c.path_states.insert("sdg".into(), PathState::Failed);
+    let p = plan(&declare_all(&snap, &[], true), &snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "{p}");
+    let subject = lunguard::reconcile::Subject::Attachment {
+        name: "lun2".into(),
+    };
+    let kinds: Vec<_> = p.findings_for(&subject).map(|f| f.kind.clone()).collect();
+    assert!(
+        matches!(&kinds[..], [lunguard::reconcile::FindingKind::Degraded { why }] if why.contains("no usable path")),
+        "{kinds:?}"
+    );
+}
+
 #[test]
 fn scsi_debug_fixtures_are_out_of_scope_unless_configured() {
     for name in ["scsi-debug-mpath", "scsi-debug-mpath-friendly"] {

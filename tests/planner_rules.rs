@@ -202,7 +202,13 @@ fn fresh_unwanted_lun_waits_for_grace_and_is_reported_as_newly_seen() {
         p.findings
             .iter()
             .any(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") }
-                && f.kind == FindingKind::WaitingForGrace { remaining_secs: 60 })
+                && matches!(
+                    f.kind,
+                    FindingKind::WaitingForGrace {
+                        remaining_secs: 60,
+                        ..
+                    }
+                ))
     );
     let key = DeviceKey::Path {
         hctl: h("0:0:0:2"),
@@ -318,10 +324,23 @@ fn session_left_empty_is_logged_out_after_its_luns_go() {
     // P2 is no longer declared: its path of LUN 0 goes, then the session.
     let t = two_portal_mpath(1);
     let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), true)];
+    // Issue 7, item 4: the path is first taken out of the live map (the delete of a map's leg
+    // is refused), and only while the path that stays is known active.
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    assert!(deleted(&p).is_empty(), "path states unknown: {p}");
+    assert!(
+        p.findings.iter().any(|f| matches!(&f.kind,
+            FindingKind::Refused { why } if why.contains("no path known to be active"))),
+        "{p}"
+    );
+    let mut c = ctx();
+    c.path_states.insert("sda".into(), PathState::Active);
+    c.path_states.insert("sdb".into(), PathState::Active);
+    let p = plan(&desired, &t.snap, &no_grace(), &c);
     assert_eq!(
         kinds(&p),
         [
+            "remove_from_map",
             "flush_buffers",
             "delete_paths",
             "wait_gone",
@@ -340,9 +359,9 @@ fn session_left_empty_is_logged_out_after_its_luns_go() {
         "the map stays: LUN 0 is still declared"
     );
     let removal = p.steps[1].group;
-    assert_eq!(p.steps[3].needs, [removal]);
+    assert_eq!(p.steps[4].needs, [removal]);
     assert_eq!(
-        lines(&p)[4],
+        lines(&p)[5],
         format!(
             "delete node record {T1} at {P2}: unwanted, in scope (target {T1} is declared), no declared LUN and no device left"
         )
@@ -505,6 +524,349 @@ fn unwanted_bare_disk_open_by_a_process_is_alerted_never_removed() {
     // Without the open fd the same disk is removed: the finding is what kept it.
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
     assert_eq!(deleted(&p), [h("3:0:0:1")], "{p}");
+}
+
+/// A bare, unwanted disk `sdb` (3:0:0:1) next to a declared one, and the plan's verdict on it:
+/// `Ok(())` when removed, else the finding that kept it.
+fn bare_disk_verdict(t: &Topo, c: &lunguard::reconcile::Context) -> Result<(), FindingKind> {
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), c);
+    if deleted(&p) == [h("3:0:0:1")] {
+        return Ok(());
+    }
+    assert!(deleted(&p).is_empty(), "{p}");
+    Err(p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("3:0:0:1") })
+        .map(|f| f.kind.clone())
+        .unwrap_or_else(|| panic!("no finding for 3:0:0:1: {p}")))
+}
+
+fn bare_pair() -> Topo {
+    let mut t = Topo::new();
+    t.session(1, 3, T1, P1)
+        .disk("3:0:0:0", Some(1), "sda", &wwid(0))
+        .disk("3:0:0:1", Some(1), "sdb", &wwid(1));
+    t
+}
+
+/// Issue 7: under the shipped unit's old bounding set (no CAP_SYS_PTRACE) another user's
+/// `/proc/PID/fd` is unreadable, and "not listed as open" was read as "not open": a disk qemu held
+/// as its own user was deleted. An unreadable process now makes the answer unknown.
+#[test]
+fn bare_disk_is_kept_when_a_process_fds_cannot_be_read() {
+    let t = bare_pair();
+    let mut c = ctx();
+    c.unreadable_procs = vec!["pid 4242 (qemu-system-x86): Permission denied (os error 13)".into()];
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::Refused { why }) => {
+            assert!(why.contains("pid 4242 (qemu-system-x86)"), "{why}");
+            assert!(why.contains("CAP_SYS_PTRACE"), "{why}");
+        }
+        other => panic!("expected a refusal naming the pid, got {other:?}"),
+    }
+    // The same facts about a multipathed LUN say nothing: its map's open count is the signal.
+    let m = two_portal_mpath(2);
+    let p = plan(&declared(&[0]), &m.snap, &no_grace(), &c);
+    assert!(
+        !deleted(&p).is_empty(),
+        "multipathed leftover still removed: {p}"
+    );
+    // And with nothing unreadable the bare disk goes.
+    assert_eq!(bare_disk_verdict(&t, &ctx()), Ok(()));
+}
+
+/// Issue 7: a disk mounted only in another mount namespace (or a btrfs member) is invisible in
+/// our mountinfo; the kernel's exclusive-open answer keeps it.
+#[test]
+fn bare_disk_the_kernel_says_is_claimed_is_in_use() {
+    let t = bare_pair();
+    let mut c = ctx();
+    c.claims
+        .insert("sdb".into(), lunguard::reconcile::ClaimState::Busy);
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::InUse { why }) => assert!(why.contains("sdb is claimed"), "{why}"),
+        other => panic!("expected in use, got {other:?}"),
+    }
+    c.claims.insert(
+        "sdb".into(),
+        lunguard::reconcile::ClaimState::Unknown("Permission denied".into()),
+    );
+    match bare_disk_verdict(&t, &c) {
+        Err(FindingKind::Refused { why }) => assert!(why.contains("Permission denied"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    c.claims
+        .insert("sdb".into(), lunguard::reconcile::ClaimState::Free);
+    assert_eq!(bare_disk_verdict(&t, &c), Ok(()));
+}
+
+/// Issue 7: swap on a bare disk, a used partition of a bare disk, and a process holding a
+/// partition (seen by device number, whatever its node is called) each count as use.
+#[test]
+fn swap_partitions_and_partition_openers_of_a_bare_disk_are_uses() {
+    use lunguard::observe::{Partition, Swap};
+    let base = bare_pair();
+    let sdb = base.snap.devices[1].block.clone().unwrap();
+    let disk_dev = sdb.dev.unwrap();
+    let part_dev = DevT::new(disk_dev.major, disk_dev.minor + 1);
+    let with_part = |t: &mut Topo| {
+        t.device_mut("3:0:0:1")
+            .block
+            .as_mut()
+            .unwrap()
+            .partitions
+            .push(Partition {
+                name: "sdb1".into(),
+                dev: Some(part_dev),
+                size_bytes: Some(4 << 20),
+                holders: vec![],
+            });
+    };
+    let in_use =
+        |t: &Topo, c: &lunguard::reconcile::Context, needle: &str| match bare_disk_verdict(t, c) {
+            Err(FindingKind::InUse { why }) => assert!(why.contains(needle), "{why}"),
+            other => panic!("expected in use ({needle}), got {other:?}"),
+        };
+    // Swap on the whole disk.
+    let mut t = base.clone();
+    t.snap.swaps.push(Swap {
+        filename: "/dev/sdb".into(),
+        kind: "partition".into(),
+        dev: Some(disk_dev),
+    });
+    in_use(&t, &ctx(), "sdb is swap");
+    // A mounted partition.
+    let mut t = base.clone();
+    with_part(&mut t);
+    t.mount(part_dev, "/srv/data");
+    in_use(&t, &ctx(), "sdb1 is mounted at /srv/data");
+    // A partition held open by a process through a node of another name (a container's /dev).
+    let mut t = base.clone();
+    with_part(&mut t);
+    let mut c = ctx();
+    c.open_devs.insert(part_dev, "pid 77 (postgres)".into());
+    in_use(&t, &c, "sdb1 is open by pid 77 (postgres)");
+    // The partition alone, unused, is no use.
+    let mut t = base;
+    with_part(&mut t);
+    assert_eq!(bare_disk_verdict(&t, &ctx()), Ok(()));
+}
+
+/// `two_portal_mpath(3)` with a kpartx partition map `dm-9` (`<map>p1`) over LUN 2's map.
+fn with_partition_map() -> Topo {
+    use lunguard::observe::{DmDevice, DmKind};
+    let mut t = two_portal_mpath(3);
+    t.map_mut("dm-2").holders.push("dm-9".into());
+    t.snap.dm_devices.push(DmDevice {
+        kernel_name: "dm-9".into(),
+        name: Some(format!("{}p1", mpath_id(2)).parse().expect("a dm name")),
+        uuid: Some(format!("part1-mpath-{}", mpath_id(2))),
+        kind: DmKind::MultipathPartition,
+        suspended: Some(false),
+        dev: Some(DevT::new(254, 9)),
+        size_bytes: Some(4 << 20),
+        read_only: Some(false),
+        slaves: vec!["dm-2".into()],
+        holders: vec![],
+        problems: vec![],
+    });
+    t
+}
+
+/// Issue 7, item 4: an unwanted map carrying kpartx partition maps was "held by dm-9" forever.
+/// Unused partition maps are not a use: they go with the map (their buffers flushed first); a
+/// used one is a use.
+#[test]
+fn unused_kpartx_partition_maps_go_with_their_map_used_ones_keep_it() {
+    let t = with_partition_map();
+    let mut c = ctx();
+    // The partition map holds its map open once; nothing else does.
+    c.open_counts.insert(mpath_id(2).parse().unwrap(), 1);
+    c.open_counts
+        .insert(format!("{}p1", mpath_id(2)).parse().unwrap(), 0);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert_eq!(flushed(&p), [mpath_id(2).parse().unwrap()], "{p}");
+    let all = lines(&p);
+    assert!(
+        all[0].starts_with("flush buffers of dm-9 (254:9)"),
+        "partition map's buffers first: {all:#?}"
+    );
+    assert!(all[1].starts_with("flush buffers of dm-2 "), "{all:#?}");
+    // Mounted partition map: in use, nothing planned.
+    let mut m = t.clone();
+    m.mount(DevT::new(254, 9), "/var/lib/glance");
+    let p = plan(&declared(&[0, 1]), &m.snap, &no_grace(), &c);
+    assert!(flushed(&p).is_empty(), "{p}");
+    let why = p
+        .findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            FindingKind::InUse { why } => Some(why.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(why.contains("is mounted at /var/lib/glance"), "{why}");
+    // Someone else has the map open besides its partition map: in use.
+    let mut c2 = c.clone();
+    c2.open_counts.insert(mpath_id(2).parse().unwrap(), 2);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c2);
+    assert!(flushed(&p).is_empty(), "{p}");
+    // The partition map itself open: in use.
+    let mut c3 = c;
+    c3.open_counts
+        .insert(format!("{}p1", mpath_id(2)).parse().unwrap(), 1);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c3);
+    assert!(flushed(&p).is_empty(), "{p}");
+}
+
+/// Issue 7 item 5: "waiting 60s more" never said when, and without the first-seen time recorded
+/// it never got closer. The finding carries the moment the removal is due (RFC 3339, UTC) and
+/// says "would remove at T (in N s)".
+#[test]
+fn waiting_for_grace_says_when_it_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::from_secs(60),
+        ..Policy::default()
+    };
+    // First seen 20 s before this plan: 40 s left.
+    let mut c = ctx();
+    let first = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    for k in &first.newly_seen {
+        c.first_seen.insert(k.clone(), ctx().now);
+    }
+    c.now += Duration::from_secs(20);
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &c);
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    assert_eq!(
+        f.kind,
+        FindingKind::WaitingForGrace {
+            remaining_secs: 40,
+            removes_at: "2027-01-15T08:01:00Z".into(),
+        }
+    );
+    assert_eq!(
+        f.to_string(),
+        "0:0:0:2: unwanted: would remove at 2027-01-15T08:01:00Z (in 40 s; grace period)"
+    );
+}
+
+/// Issue 7 item 5: in observe mode a device past its grace period is a removal the plan would
+/// carry out, and its finding says so ("would remove"), rather than "remove".
+#[test]
+fn observe_mode_past_grace_shows_the_removal_as_would_remove() {
+    let t = two_portal_mpath(3);
+    let policy = Policy {
+        grace: Duration::ZERO,
+        observe: true,
+        ..Policy::default()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &policy, &ctx());
+    assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")], "{p}");
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.subject == Subject::Path { hctl: h("0:0:0:2") })
+        .expect("a finding for the unwanted path");
+    match &f.kind {
+        FindingKind::Unwanted { action, .. } => {
+            assert_eq!(action, "would remove (observe mode)")
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+/// Issue 7 item 4: a declared LUN whose paths multipathd reports all `failed` (the array took
+/// it away; the SCSI devices stay `running`, as on real hosts) was reported `converged`: the
+/// attachment's verdict ignored `ctx.path_states`. It is `degraded`, saying why, and nothing is
+/// removed or re-attached for it.
+#[test]
+fn declared_lun_whose_paths_all_failed_is_degraded_never_converged() {
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.path_states.insert("sde".into(), PathState::Failed);
+    c.path_states.insert("sdf".into(), PathState::Failed);
+    let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &c);
+    // A declared LUN is never removed; its failed, still running paths are rescanned (multipathd
+    // fails a path whose WWID changed; the cached device/wwid is not trusted alone).
+    assert_eq!(
+        p.steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::RescanDevice { hctl, .. } => hctl.to_string(),
+                a => panic!("only rescans, not {a}"),
+            })
+            .collect::<Vec<_>>(),
+        ["0:0:0:2", "1:0:0:2"],
+        "{p}"
+    );
+    assert!(p.steps.iter().all(|s| s.on_failure == OnFailure::Continue));
+    let vol2 = att_kinds(&p, "vol2");
+    assert_eq!(vol2.len(), 1);
+    match &vol2[0] {
+        FindingKind::Degraded { why } => {
+            assert!(why.contains("no usable path"), "{why}");
+            assert!(why.contains("sde") && why.contains("sdf"), "{why}");
+        }
+        k => panic!("vol2 must be degraded, is {k:?}"),
+    }
+    for l in [0, 1] {
+        let f = att_kinds(&p, format!("vol{l}"));
+        assert_eq!(f[0], FindingKind::Converged, "vol{l}");
+    }
+}
+
+/// The same with the SCSI devices offline (error handling gave up) or transport-offline: every
+/// path unusable → degraded "no usable path".
+#[test]
+fn declared_lun_whose_paths_are_all_offline_is_degraded() {
+    use lunguard::model::ScsiDeviceState;
+    for st in [ScsiDeviceState::Offline, ScsiDeviceState::TransportOffline] {
+        let mut t = two_portal_mpath(1);
+        t.device_mut("0:0:0:0").state = Some(st.clone());
+        t.device_mut("1:0:0:0").state = Some(st.clone());
+        let p = plan(&declared(&[0]), &t.snap, &no_grace(), &ctx());
+        let f = att_kinds(&p, "vol0");
+        assert!(
+            matches!(&f[0], FindingKind::Degraded { why } if why.contains("no usable path")),
+            "{st}: {:?}",
+            f[0]
+        );
+    }
+}
+
+/// Issue 7 item 4: a remap (another LUN at the declared address) made the attachment itself
+/// `missing: … holds another LUN`; it is `wrong_wwid`, expected vs found, alerted as such.
+#[test]
+fn remapped_wwid_at_declared_address_makes_the_attachment_wrong_wwid() {
+    let mut t = Topo::new();
+    t.session(1, 0, T1, P1)
+        .disk("0:0:0:0", Some(1), "sda", &wwid(9));
+    let desired = vec![att("vol0", T1, &[P1], 0, Some(&wwid(0)), false)];
+    let p = plan(&desired, &t.snap, &no_grace(), &ctx());
+    let f = att_kinds(&p, "vol0");
+    assert_eq!(f.len(), 1);
+    assert!(
+        matches!(
+            &f[0],
+            FindingKind::WrongWwid { expected, found }
+                if expected.to_string() == wwid(0) && found.to_string() == wwid(9)
+        ),
+        "{:?}",
+        f[0]
+    );
+}
+
+/// The kinds of the findings on attachment `name` itself.
+fn att_kinds(p: &lunguard::reconcile::Plan, name: impl Into<String>) -> Vec<FindingKind> {
+    let subject = Subject::Attachment { name: name.into() };
+    p.findings_for(&subject).map(|f| f.kind.clone()).collect()
 }
 
 #[test]

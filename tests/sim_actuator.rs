@@ -154,6 +154,21 @@ fn delete_path_compares_wwid_and_dev_before_deleting() {
     lab.sim
         .set_device_state(d.hctl, lunguard::model::ScsiDeviceState::Running)
         .unwrap();
+    // Still the leg of multipathd's map: refused like the real actuator (issue 7), until the
+    // map is flushed.
+    let err = act.delete_path(&p).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ActError::Changed {
+                field: "holders",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let map = lab.sim.maps()[0].name.clone();
+    assert!(lab.sim.flush(map.as_str()).unwrap());
     assert_eq!(act.delete_path(&p).unwrap(), Outcome::Changed);
     assert_eq!(act.delete_path(&p).unwrap(), Outcome::AlreadyConverged);
     assert!(lab.sim.devices().is_empty() && lab.sim.maps().is_empty());

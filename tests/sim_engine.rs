@@ -56,8 +56,7 @@ timeout = "1s"
         config.roots.sys = roots.sys;
         config.roots.proc = roots.proc;
         config.roots.dev = roots.dev;
-        // The sim's multipathd answers path states: a map whose path states nobody reports
-        // is refused removal (fail closed), so the rig needs them as a real host has them.
+        // The simulator answers open counts and multipathd's path states, as the demo does.
         let (open, paths) = (lab.sim.clone(), lab.sim.clone());
         let engine = Engine::with_store(
             config,
@@ -283,4 +282,57 @@ fn a_stale_plan_never_touches_the_lun_now_behind_the_same_names() {
     assert!(failed[0].contains("is now another map"), "{report}");
     assert!(w.luns_present().contains(&1), "LUN 1 untouched");
     assert!(w.lab.sim.maps().iter().any(|m| m.wwid == w.lab.wwid(1)));
+}
+
+/// Issue 7, item 4: a portal dropped from a still-declared multipath attachment. Its paths are
+/// taken out of the live maps (`multipathd del path`), then deleted, and its session logged out;
+/// the maps stay with the other portal's path. The simulator now refuses to delete a map's leg,
+/// as the real actuator always did (it used to let the delete through while the real one refused
+/// forever).
+#[test]
+fn a_dropped_portal_leaves_the_maps_then_its_session_goes() {
+    let (w, _) = attached();
+    let p1 = w.lab.portals[0];
+    let text = w.lab.state_file(&DECLARED).replace(
+        &format!("portals = [\"{p1}\", \"{}\"]", w.lab.portals[1]),
+        &format!("portals = [\"{p1}\"]"),
+    );
+    assert!(!text.contains(&w.lab.portals[1].to_string()), "{text}");
+    fs::write(w.engine.config().state_dir.join("lab.toml"), text).unwrap();
+    let (plan, _) = w.pass();
+    let kinds: Vec<&str> = plan.steps.iter().map(|s| s.action.kind()).collect();
+    let first_delete = kinds.iter().position(|k| *k == "delete_paths").unwrap();
+    assert!(
+        kinds[..first_delete].contains(&"remove_from_map"),
+        "out of the map before the delete: {plan}"
+    );
+    assert!(!kinds.contains(&"flush_map"), "the maps stay: {plan}");
+    w.converge();
+    let maps = w.lab.sim.maps();
+    assert_eq!(maps.len(), 2, "both declared LUNs keep their map");
+    assert!(maps.iter().all(|m| m.slaves.len() == 1), "{maps:?}");
+    assert_eq!(
+        w.lab.sim.sessions().len(),
+        1,
+        "the dropped portal's session is gone"
+    );
+    assert_eq!(w.lab.sim.devices().len(), 2);
+}
+
+/// The simulated kernel agrees with the real actuator: deleting a path that is still a leg of a
+/// map is refused as a stale plan, nothing removed.
+#[test]
+fn the_simulator_refuses_to_delete_a_live_maps_leg() {
+    use lunguard::act::Actuator;
+    let (w, _) = attached();
+    let d = w.lab.sim.devices().into_iter().next().unwrap();
+    let path = lunguard::reconcile::PathRef {
+        hctl: d.hctl,
+        wwid: d.wwid.clone(),
+        block: Some(d.block.clone()),
+        dev: Some(d.dev),
+    };
+    let err = w.act.delete_path(&path).unwrap_err();
+    assert!(err.to_string().contains(lunguard::act::STALE_PLAN), "{err}");
+    assert_eq!(w.lab.sim.devices().len(), 4);
 }

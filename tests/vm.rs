@@ -415,6 +415,140 @@ fn daemon_resyncs_after_a_uevent_overflow() {
     assert_clean_stop(&daemon_log(out.path()));
 }
 
+/// The H:C:T:L of LUN `lun` of the (only) session, from the log's `HCTL=` fields (the session's
+/// host number is the guest's to choose).
+fn session_hctl(log: &str, lun: u64) -> String {
+    let host = log
+        .split("HCTL=")
+        .skip(1)
+        .find_map(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no HCTL= field in:\n{log}"));
+    format!("{host}:0:0:{lun}")
+}
+
+/// The capability bits of a `CapBnd:` line from /proc/PID/status.
+fn cap_bits(line: &str) -> u64 {
+    let hex = line.split_whitespace().last().unwrap_or_default();
+    u64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+/// Issue 7, item 1: in-use checks fail closed, as shipped. Bare disks (no multipath) in use by
+/// another uid's process, by a mount in another mount namespace, and as swap are kept when every
+/// intent is removed — under the old bounding set (the unreadable process makes the answer
+/// unknown, naming the pid) and under the shipped unit's; the idle one is detached; once released
+/// the detach finishes and the session is logged out.
+#[test]
+fn daemon_keeps_bare_disks_in_use_in_ways_its_own_namespace_cannot_see() {
+    let out = run_scenario("daemon-in-use-bare.sh");
+    let (sys_ptrace, dac_read_search) = (1u64 << 19, 1u64 << 2);
+    let old = cap_bits(&read(out.path(), "capbnd-old.txt"));
+    let unit = cap_bits(&read(out.path(), "capbnd-unit.txt"));
+    assert_eq!(
+        old & (sys_ptrace | dac_read_search),
+        0,
+        "phase 1 ran without them"
+    );
+    assert_eq!(
+        unit & (sys_ptrace | dac_read_search),
+        sys_ptrace | dac_read_search,
+        "phase 2 ran under the unit's bounding set"
+    );
+    let pid = read(out.path(), "user-pid.txt").trim().to_owned();
+    let disks = read(out.path(), "disks.txt");
+    let d: Vec<&str> = disks.split_whitespace().collect();
+    assert_eq!(d.len(), 4, "{disks}");
+    let phase1 = read(out.path(), "daemon-phase1.log");
+    let alert = |log: &str, kind: &str, needle: &str| {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("LUNGUARD_KIND={kind} ")) && l.contains(needle)),
+            "no {kind} alert containing {needle:?}:\n{log}"
+        );
+    };
+    // Phase 1: fds unreadable, so every bare disk's use is unknown: all refused, pids named.
+    for lun in 0..4 {
+        let hctl = format!("HCTL={}", session_hctl(&phase1, lun));
+        assert!(
+            phase1.lines().any(|l| l.contains(&hctl)
+                && l.contains("LUNGUARD_KIND=removal_refused")
+                && l.contains("cannot read the open files of pid ")
+                && l.contains("CAP_SYS_PTRACE")),
+            "LUN {lun} not refused for unknown use:\n{phase1}"
+        );
+    }
+    assert!(
+        !phase1.contains("LUNGUARD_KIND=device_removed"),
+        "removed while use was unknown:\n{phase1}"
+    );
+    let phase2 = read(out.path(), "daemon-phase2.log");
+    alert(
+        &phase2,
+        "removal_refused_in_use",
+        &format!("{} is open by pid {pid} (sleep)", d[0]),
+    );
+    alert(
+        &phase2,
+        "removal_refused_in_use",
+        &format!("{} is claimed in the kernel", d[1]),
+    );
+    alert(
+        &phase2,
+        "removal_refused_in_use",
+        &format!("{} is swap", d[2]),
+    );
+    alert(&phase2, "device_removed", &format!("({})", d[3]));
+    for disk in &d[..3] {
+        assert!(
+            !phase2
+                .lines()
+                .any(|l| l.contains("LUNGUARD_KIND=device_removed")
+                    && l.contains(&format!("({disk})"))),
+            "{disk} removed while in use:\n{phase2}"
+        );
+    }
+    let after = read(out.path(), "devices-after.txt");
+    assert!(after.trim().is_empty(), "left behind: {after}");
+    let log = daemon_log(out.path());
+    alert(&log, "device_removed", &format!("({})", d[0]));
+    assert_clean_stop(&log);
+}
+
+/// Issue 7, item 4: leftover shapes from the seeds. An unwanted map's unused kpartx partition map
+/// goes with it; a mounted partition map keeps its map (alerted) until unmounted; a portal dropped
+/// from a declared multipath attachment leaves the live, mounted map (`multipathd del path`) before
+/// its path is deleted, the data reads back intact, and its session is logged out once empty.
+#[test]
+fn daemon_handles_partition_maps_and_a_dropped_portal() {
+    let out = run_scenario("daemon-leftover-shapes.sh");
+    let maps = read(out.path(), "maps.txt");
+    let m: Vec<&str> = maps.split_whitespace().collect();
+    assert_eq!(m.len(), 5, "{maps}");
+    let (m0, p2) = (m[0], m[4]);
+    assert_eq!(read(out.path(), "data-intact.txt").trim(), "ok");
+    let before = read(out.path(), "daemon-before-release.log");
+    assert!(
+        before
+            .lines()
+            .any(|l| l.contains("LUNGUARD_KIND=device_removed")
+                && l.contains(&format!("out of map {m0} ("))
+                && l.contains("(multipathd del path)")),
+        "the dropped portal's path was not taken out of {m0}:\n{before}"
+    );
+    assert!(
+        before
+            .lines()
+            .any(|l| l.contains("LUNGUARD_KIND=removal_refused_in_use")
+                && l.contains(&format!("partition map {p2} is mounted at /mnt/part"))),
+        "no in-use alert for the mounted partition map:\n{before}"
+    );
+    let log = daemon_log(out.path());
+    assert!(
+        log.contains("LUNGUARD_KIND=session_logged_out"),
+        "the dropped portal's session was not logged out:\n{log}"
+    );
+    assert_clean_stop(&log);
+}
+
 /// Issue 7, item 2: (b) a writeback error nobody had seen (buffered write to a LUN the array
 /// write-protects) fails the flush: the disk is kept, `flush_failed`, degraded at once. (a) A map
 /// whose paths are all gone with a writer blocked on its queue: kept and alerted in use, no flush,

@@ -143,6 +143,15 @@ pub enum ActError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The kernel would not let lunguard claim the disk, or could not be asked: it may be in use
+    /// (mounted or held in some namespace). Nothing was written.
+    #[error("refusing to {what}: {source}; nothing was written")]
+    NotExclusive {
+        /// The operation.
+        what: String,
+        /// What the exclusive open said.
+        source: crate::observe::exclusive::ClaimError,
+    },
     /// Injected by the recording actuator in tests.
     #[error("{0}")]
     Injected(String),

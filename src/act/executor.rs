@@ -87,16 +87,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// How many steps ended with each result: (changed or would change,
-    /// already converged, failed, skipped).
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let mut c = (0, 0, 0, 0);
+    /// How many steps ended with each result. A dry run's steps are counted as `would_change`,
+    /// never as `changed`: nothing was changed, and the summary must not say so.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
         for s in &self.steps {
             match s.result {
-                StepResult::Changed | StepResult::WouldChange => c.0 += 1,
-                StepResult::AlreadyConverged => c.1 += 1,
-                StepResult::Failed { .. } => c.2 += 1,
-                StepResult::Skipped { .. } => c.3 += 1,
+                StepResult::Changed => c.changed += 1,
+                StepResult::WouldChange => c.would_change += 1,
+                StepResult::AlreadyConverged => c.converged += 1,
+                StepResult::Failed { .. } => c.failed += 1,
+                StepResult::Skipped { .. } => c.skipped += 1,
             }
         }
         c
@@ -121,17 +122,39 @@ impl Report {
 
     /// Whether nothing failed and nothing was skipped.
     pub fn ok(&self) -> bool {
-        let (_, _, failed, skipped) = self.counts();
-        failed == 0 && skipped == 0
+        let c = self.counts();
+        c.failed == 0 && c.skipped == 0
     }
 
-    /// The one-line summary.
+    /// The one-line summary; "N would change" appears when a dry run would have changed
+    /// something.
     pub fn summary(&self) -> String {
-        let (changed, converged, failed, skipped) = self.counts();
+        let c = self.counts();
+        let would = if c.would_change > 0 {
+            format!("{} would change, ", c.would_change)
+        } else {
+            String::new()
+        };
         format!(
-            "{changed} changed, {converged} already converged, {failed} failed, {skipped} skipped"
+            "{} changed, {would}{} already converged, {} failed, {} skipped",
+            c.changed, c.converged, c.failed, c.skipped
         )
     }
+}
+
+/// Steps per result, from [`Report::counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Done; the system changed.
+    pub changed: usize,
+    /// Dry run: would have changed the system.
+    pub would_change: usize,
+    /// Nothing needed doing.
+    pub converged: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Not attempted.
+    pub skipped: usize,
 }
 
 impl fmt::Display for Report {
@@ -316,8 +339,10 @@ fn device_of(action: &Action) -> String {
             ..
         } => format!("{host}:{channel}:{target_id}:{lun}"),
         Action::MultipathAdd { path, .. } => path.clone(),
+        Action::RescanDevice { hctl, .. } => hctl.to_string(),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => map.name.to_string(),
         Action::FlushBuffers { name, .. } => name.clone(),
+        Action::RemoveFromMap { path, .. } => path.to_string(),
         Action::DeletePaths { paths, .. } => paths
             .iter()
             .map(|p| p.hctl.to_string())

@@ -21,7 +21,8 @@ mod sysfs;
 pub use dry_run::DryRun;
 pub use error::{ActError, STALE_PLAN, TIMED_OUT, WRITEBACK_LOST};
 pub use executor::{
-    Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks, execute_plan,
+    Counts, Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks,
+    execute_plan,
 };
 pub use real::{Real, Tools};
 pub use recording::{Recorded, Recording};

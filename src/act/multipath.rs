@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::model::Wwid;
-use crate::reconcile::MapRef;
+use crate::reconcile::{MapRef, PathRef};
 
 use super::Outcome;
 use super::cmd::{self, Program};
@@ -64,6 +64,36 @@ impl Multipath {
         cmd::run(&self.multipath, &[&node.to_string_lossy()], self.timeout).map_err(|source| {
             ActError::Command {
                 what: format!("create the multipath map for {wwid} from {path}"),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(Outcome::Changed)
+    }
+
+    /// `multipathd del path <block>`: take a path out of a map that stays, after checking the
+    /// map is still `map` and the path still one of its slaves (already out is
+    /// `AlreadyConverged`).
+    pub fn del_path(
+        &self,
+        multipathd: &Program,
+        sys: &Sysfs,
+        map: &MapRef,
+        path: &PathRef,
+    ) -> Result<Outcome, ActError> {
+        let Some(block) = &path.block else {
+            return Ok(Outcome::AlreadyConverged);
+        };
+        match sys.map_matches(map)? {
+            None => return Ok(Outcome::AlreadyConverged),
+            Some(false) => return Err(changed_map("take a path out of", map)),
+            Some(true) => {}
+        }
+        if !sys.is_slave(&map.kernel_name, block) {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        cmd::run(multipathd, &["del", "path", block], self.timeout).map_err(|source| {
+            ActError::Command {
+                what: format!("take {path} out of multipath map {}", map.name),
                 source: Box::new(source),
             }
         })?;

@@ -1,11 +1,12 @@
 //! `Real`: the actuator that changes the system, through the injectable
 //! roots and the command runner.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::Hctl;
+use crate::model::{DevT, Hctl};
 use crate::observe::Roots;
+use crate::observe::exclusive::{self, Claim, ClaimError};
 use crate::reconcile::{Action, PathRef};
 
 use super::cmd::{CmdError, Program, SEARCH_DIRS};
@@ -26,6 +27,8 @@ pub struct Tools {
     pub multipath: Option<Program>,
     /// `dmsetup`, if installed.
     pub dmsetup: Option<Program>,
+    /// `multipathd` (its client mode: `multipathd del path`), if installed.
+    pub multipathd: Option<Program>,
     /// Per-command timeout; also the deadline of each blocking kernel call (a flush, a sysfs
     /// write), which runs on a worker thread (`act::deadline`).
     pub timeout: Duration,
@@ -39,10 +42,15 @@ impl Tools {
             iscsiadm: find("iscsiadm"),
             multipath: find("multipath"),
             dmsetup: find("dmsetup"),
+            multipathd: find("multipathd"),
             timeout,
         }
     }
 }
+
+/// How a disk is claimed exclusively before its delete (a seam: unit tests on fake trees, whose
+/// nodes are plain files, substitute an answer; the real kernel's is proven in the VM).
+pub(crate) type ClaimFn = fn(&Path, &str, DevT) -> Result<Claim, ClaimError>;
 
 /// The real actuator.
 #[derive(Debug, Clone)]
@@ -51,6 +59,7 @@ pub struct Real {
     dev_root: PathBuf,
     tools: Tools,
     run_dir: Option<PathBuf>,
+    claim: ClaimFn,
 }
 
 impl Real {
@@ -61,7 +70,59 @@ impl Real {
             dev_root: roots.dev.clone(),
             tools,
             run_dir: None,
+            claim: exclusive::claim,
         }
+    }
+
+    /// Replaces the exclusive claim (tests on fake trees).
+    #[cfg(test)]
+    pub(crate) fn with_claim(mut self, claim: ClaimFn) -> Self {
+        self.claim = claim;
+        self
+    }
+
+    /// Claims `path`'s disk exclusively (`O_EXCL`), for as long as the returned file lives: the
+    /// kernel refuses while anything has it mounted or claimed, in any mount namespace, and
+    /// nothing can mount or assemble over it while lunguard holds it. A path without a block
+    /// device has nothing to claim.
+    fn hold_exclusive(&self, path: &PathRef) -> Result<Option<std::fs::File>, ActError> {
+        let (Some(name), Some(dev)) = (&path.block, path.dev) else {
+            return Ok(None);
+        };
+        let what = format!("delete SCSI device {} ({name})", path.hctl);
+        match (self.claim)(&self.dev_root, name, dev) {
+            Ok(Claim::Held(f)) => Ok(Some(f)),
+            Ok(Claim::NoNode) => Err(ActError::NotExclusive {
+                what,
+                source: ClaimError::Io {
+                    path: self.dev_root.join(name),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                },
+            }),
+            Err(ClaimError::NotThatDevice {
+                expected, found, ..
+            }) => Err(ActError::Changed {
+                what,
+                field: "dev_t",
+                expected: format!("{name} {expected}"),
+                found: format!("{name} {found}"),
+            }),
+            Err(source) => Err(ActError::NotExclusive { what, source }),
+        }
+    }
+
+    /// The actuator for `config`, the same for the daemon and `apply --once`: its roots, the
+    /// tools found on the search path with the longer of the iscsiadm and multipath timeouts,
+    /// and removal markers in the runtime directory (the control socket's, `/run/lunguard`),
+    /// so the udev rule hides a device from other consumers whichever command removes it.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let timeout = config.timeouts.iscsiadm.max(config.timeouts.multipath);
+        Self::new(&config.roots.to_roots(), Tools::discover(timeout)).with_markers(
+            config
+                .control_socket
+                .parent()
+                .unwrap_or(std::path::Path::new("/run/lunguard")),
+        )
     }
 
     /// Creates removal markers under `run_dir` (`/run/lunguard` for the daemon) around each
@@ -115,6 +176,7 @@ impl Actuator for Real {
             } => self
                 .sys
                 .scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            Action::RescanDevice { hctl, .. } => self.sys.rescan_device(*hctl),
             Action::MultipathAdd { wwid, path } => {
                 self.multipath(&what)?
                     .add(&self.sys, &self.dev_root, wwid, path)
@@ -133,6 +195,11 @@ impl Actuator for Real {
                 )
             }
             Action::FlushMap { map, .. } => self.multipath(&what)?.flush(&self.sys, map),
+            Action::RemoveFromMap { map, path } => {
+                let multipathd = Self::need(&self.tools.multipathd, "multipathd", &what)?;
+                self.multipath(&what)?
+                    .del_path(&multipathd, &self.sys, map, path)
+            }
             Action::DeletePaths { paths, .. } => delete_sequentially(self, paths),
             Action::WaitGone {
                 paths,
@@ -143,7 +210,9 @@ impl Actuator for Real {
     }
 
     fn delete_path(&self, path: &PathRef) -> Result<Outcome, ActError> {
-        self.sys.delete_path(path)
+        // Held across the write: compare-and-delete for use, not only for identity.
+        self.sys
+            .delete_path_guarded(path, || self.hold_exclusive(path))
     }
 
     fn mark_removing(&self, devs: &[crate::model::DevT]) -> Vec<crate::marker::Marker> {

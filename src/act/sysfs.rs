@@ -116,6 +116,17 @@ impl Sysfs {
     /// `echo 1 > class/scsi_device/H:C:T:L/device/delete`, after re-verifying
     /// WWID, state and dev_t. Already gone is `AlreadyConverged`.
     pub fn delete_path(&self, p: &PathRef) -> Result<Outcome, ActError> {
+        self.delete_path_guarded(p, || Ok(()))
+    }
+
+    /// [`Sysfs::delete_path`], calling `guard` after every identity check and right before the
+    /// write, and holding what it returns across the write (the real actuator's exclusive claim
+    /// of the disk). A guard that fails stops the delete with nothing written.
+    pub fn delete_path_guarded<G>(
+        &self,
+        p: &PathRef,
+        guard: impl FnOnce() -> Result<G, ActError>,
+    ) -> Result<Outcome, ActError> {
         let dev = format!("class/scsi_device/{}/device", p.hctl);
         let what = format!("delete SCSI device {}", p.hctl);
         if !self.tree.exists(&dev) {
@@ -163,8 +174,29 @@ impl Sysfs {
                 return Err(changed("holders", "none".into(), holders.join(",")));
             }
         }
+        let _held = guard()?;
         match self.write_attr(&format!("{dev}/delete"), "1", what) {
             // Removed between the check and the write: the goal is reached.
+            Err(ActError::Write { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                Ok(Outcome::AlreadyConverged)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(Outcome::Changed),
+        }
+    }
+
+    /// `echo 1 > class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads INQUIRY and the
+    /// VPD pages (the WWID among them). A device that is gone has nothing to rescan.
+    pub fn rescan_device(&self, hctl: Hctl) -> Result<Outcome, ActError> {
+        let dev = format!("class/scsi_device/{hctl}/device");
+        if !self.tree.exists(&dev) {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        match self.write_attr(
+            &format!("{dev}/rescan"),
+            "1",
+            format!("rescan SCSI device {hctl}"),
+        ) {
             Err(ActError::Write { source, .. }) if source.kind() == ErrorKind::NotFound => {
                 Ok(Outcome::AlreadyConverged)
             }
@@ -290,6 +322,12 @@ pub(crate) fn poll_gone(
 }
 
 impl Sysfs {
+    /// Whether block device `block` is a slave of `dm-N` (`block/dm-N/slaves/<block>`).
+    pub fn is_slave(&self, kernel_name: &str, block: &str) -> bool {
+        self.tree
+            .exists(format!("block/{kernel_name}/slaves/{block}"))
+    }
+
     /// Whether block device `name` is held by a multipath map (`mpath-` uuid).
     pub fn has_multipath_holder(&self, name: &str) -> bool {
         let holders = self

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::model::{DevT, Hctl, Iqn, Portal};
+use crate::observe::exclusive::{Claim, ClaimError};
 use crate::reconcile::{Action, FlushPolicy, GroupId, MapRef, OnFailure, PathRef, Plan, Step};
 use crate::testing::{EXAMPLE_TARGET, EXAMPLE_WWID, FakeTree, example};
 
@@ -30,7 +31,8 @@ fn tools(dir: &Path, script: &str) -> Tools {
     Tools {
         iscsiadm: p.clone(),
         multipath: p.clone(),
-        dmsetup: p,
+        dmsetup: p.clone(),
+        multipathd: p,
         timeout: Duration::from_secs(10),
     }
 }
@@ -59,8 +61,14 @@ fn delete_attr(t: &FakeTree) -> String {
     fs::read_to_string(p).unwrap()
 }
 
+/// The kernel's answer to the exclusive open, for fake trees (whose nodes are plain files):
+/// nothing holds the disk.
+fn free(_: &Path, _: &str, _: DevT) -> Result<Claim, ClaimError> {
+    Ok(Claim::Held(tempfile::tempfile().expect("tempfile")))
+}
+
 fn real(t: &FakeTree, tools: Tools) -> Real {
-    Real::new(&t.roots(), tools)
+    Real::new(&t.roots(), tools).with_claim(free)
 }
 
 fn no_tools() -> Tools {
@@ -68,6 +76,7 @@ fn no_tools() -> Tools {
         iscsiadm: None,
         multipath: None,
         dmsetup: None,
+        multipathd: None,
         timeout: Duration::from_secs(1),
     }
 }
@@ -85,6 +94,52 @@ fn delete_writes_1_after_verifying_wwid_and_dev_t() {
     let out = real(&t, no_tools()).delete_path(&sdb()).unwrap();
     assert_eq!(out, Outcome::Changed);
     assert_eq!(delete_attr(&t), "1");
+}
+
+/// Issue 7: a bare disk mounted only in another mount namespace is invisible in lunguard's
+/// mountinfo; the kernel refuses the exclusive open, and the delete must stop there.
+#[test]
+fn delete_refuses_a_disk_the_kernel_says_is_claimed() {
+    fn busy(root: &Path, name: &str, _: DevT) -> Result<Claim, ClaimError> {
+        Err(ClaimError::Busy {
+            path: root.join(name),
+        })
+    }
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    unhold_sdb(&t);
+    let a = Real::new(&t.roots(), no_tools()).with_claim(busy);
+    let err = a.delete_path(&sdb()).unwrap_err();
+    assert!(err.to_string().contains("claimed in the kernel"), "{err}");
+    assert!(
+        !err.to_string().contains(STALE_PLAN),
+        "not a stale plan: {err}"
+    );
+    assert_eq!(delete_attr(&t), "", "nothing written");
+}
+
+/// Issue 7: when the kernel cannot be asked (no node, permission), the answer is unknown and the
+/// delete does not happen (fail closed). The real claim on a fake tree finds no block device.
+#[test]
+fn delete_refuses_a_disk_whose_claim_cannot_be_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    unhold_sdb(&t);
+    // No dev/sdb node in the fake tree: the real claim says so.
+    let _ = fs::remove_file(t.dir().join("dev/sdb"));
+    let err = Real::new(&t.roots(), no_tools())
+        .delete_path(&sdb())
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot open"), "{err}");
+    assert_eq!(delete_attr(&t), "", "nothing written");
+    // A plain file where the node should be is not the disk either.
+    fs::create_dir_all(t.dir().join("dev")).unwrap();
+    fs::write(t.dir().join("dev/sdb"), "").unwrap();
+    let err = Real::new(&t.roots(), no_tools())
+        .delete_path(&sdb())
+        .unwrap_err();
+    assert!(err.to_string().contains("not a block device"), "{err}");
+    assert_eq!(delete_attr(&t), "", "nothing written");
 }
 
 #[test]
@@ -584,6 +639,30 @@ fn removal_markers_cover_the_group_while_it_runs() {
         "marker present during every step"
     );
     assert!(!a.marker.exists(), "marker removed after the group");
+}
+
+/// Issue 7, item 4: a remapped LUN keeps its cached WWID until the kernel re-reads it; the rescan
+/// writes `1` to the device's `rescan` attribute, and a device that is gone is left alone.
+#[test]
+fn rescan_device_writes_1_to_its_rescan_attribute() {
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path()).unwrap();
+    let attr = t
+        .dir()
+        .join("sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/rescan");
+    fs::write(&attr, "").unwrap();
+    let a = real(&t, no_tools());
+    let action = Action::RescanDevice {
+        hctl: Hctl::new(3, 0, 0, 1),
+        wwid: EXAMPLE_WWID.parse().unwrap(),
+    };
+    assert_eq!(a.execute(&action).unwrap(), Outcome::Changed);
+    assert_eq!(fs::read_to_string(&attr).unwrap(), "1");
+    let gone = Action::RescanDevice {
+        hctl: Hctl::new(3, 0, 0, 9),
+        wwid: EXAMPLE_WWID.parse().unwrap(),
+    };
+    assert_eq!(a.execute(&gone).unwrap(), Outcome::AlreadyConverged);
 }
 
 #[test]

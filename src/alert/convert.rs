@@ -41,7 +41,9 @@ impl AlertKind {
             }
             StepResult::Changed if attach => Self::AttachDone,
             StepResult::Changed => match action {
-                Action::DeletePaths { .. } | Action::FlushMap { .. } => Self::DeviceRemoved,
+                Action::DeletePaths { .. }
+                | Action::FlushMap { .. }
+                | Action::RemoveFromMap { .. } => Self::DeviceRemoved,
                 Action::Logout { .. } | Action::DeleteNode { .. } => Self::SessionLoggedOut,
                 _ => Self::ActionDone,
             },
@@ -91,8 +93,14 @@ impl Alert {
             FindingKind::BlastRadius { count, limit } => {
                 a.with(field::COUNT, count).with(field::LIMIT, limit)
             }
-            FindingKind::WaitingForGrace { remaining_secs } => a
-                .with(field::PLANNED, "remove after the grace period")
+            FindingKind::WaitingForGrace {
+                remaining_secs,
+                removes_at,
+            } => a
+                .with(
+                    field::PLANNED,
+                    format!("remove at {removes_at}, when the grace period ends"),
+                )
                 .with(field::GRACE_REMAINING_SEC, remaining_secs),
         }
     }
@@ -294,6 +302,7 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             .with(field::HCTL, format!("{host}:{channel}:{target_id}:{lun}"))
             .with(field::TARGET, target),
         Action::MultipathAdd { wwid, path } => a.with(field::WWID, wwid).with(field::DEVICE, path),
+        Action::RescanDevice { hctl, wwid } => a.with(field::HCTL, hctl).with(field::WWID, wwid),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => {
             let mut a = a
                 .with(field::DM_NAME, &map.name)
@@ -304,6 +313,16 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             a
         }
         Action::FlushBuffers { name, dev } => a.with(field::DEVICE, name).with(field::DEVT, dev),
+        Action::RemoveFromMap { map, path } => {
+            let mut a = a
+                .with(field::DM_NAME, &map.name)
+                .with(field::HCTL, path.hctl)
+                .with(field::WWID, &path.wwid);
+            if let Some(b) = &path.block {
+                a = a.with(field::DEVICE, b);
+            }
+            a
+        }
         Action::DeletePaths { map, paths } => {
             let mut a = a;
             if let Some(m) = map {

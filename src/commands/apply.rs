@@ -5,28 +5,28 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use super::{CommandError, EngineArgs, engine, render};
-use crate::act::{Actuator, DryRun, Real, Report, Tools};
+use crate::act::Report;
 use crate::cli::Exit;
 use crate::config::Mode;
-use crate::engine::{MAX_PASSES, PASS_PAUSE};
+use crate::engine::{Engine, MAX_PASSES, PASS_PAUSE};
 
 /// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
 /// left (in use, blast radius, rejected state files); 2: could not run.
 pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit, CommandError> {
-    let engine = engine(args)?;
+    run_engine(&engine(args)?, dry_run, out)
+}
+
+/// [`run`] over an engine already built (tests: the simulated host and an in-memory store).
+pub fn run_engine(
+    engine: &Engine,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, CommandError> {
     let observe_only = engine.config().mode == Mode::Observe;
     let dry_run = dry_run || observe_only;
-    let cfg = engine.config();
-    let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
-    let real;
-    let dry;
-    let actuator: &dyn Actuator = if dry_run {
-        dry = DryRun::new();
-        &dry
-    } else {
-        real = Real::new(&cfg.roots.to_roots(), Tools::discover(timeout));
-        &real
-    };
+    // The daemon's constructor: removal markers included, so the udev rule sees them.
+    let actuator = crate::engine::actuator_for(engine.config(), dry_run);
+    let actuator = actuator.as_ref();
     if observe_only {
         writeln!(
             out,
@@ -47,11 +47,17 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
             attention = true;
             break;
         };
-        if !dry_run {
-            engine.remember(plan, now)?;
-        }
+        // Dry run too: first-seen times are bookkeeping, not action; without them a dry run
+        // could never show a removal past its grace period.
+        engine.remember(plan, now)?;
         attention = render::needs_attention(plan);
         if plan.steps.is_empty() {
+            if !dry_run {
+                // Nothing to do, but the declared targets become lunguard's all the same (found
+                // converged after another tool attached them): removing their intents later
+                // must detach them.
+                engine.execute(&pass, actuator)?;
+            }
             if pass_no == 1 {
                 render::plan(out, plan)?;
             }
@@ -63,7 +69,7 @@ pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit
         for s in &report.steps {
             writeln!(out, "  [{}] {}", s.result, s.line)?;
         }
-        let progressed = report.counts().0 > 0;
+        let progressed = report.counts().changed > 0;
         total.steps.extend(report.steps);
         if dry_run || !progressed || !total.ok() {
             break;

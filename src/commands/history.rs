@@ -52,7 +52,7 @@ pub fn run(
     let attention = entries.iter().any(|e| {
         !matches!(
             e.outcome.as_ref().map(|o| &o.outcome),
-            Some(Outcome::Changed | Outcome::AlreadyConverged)
+            Some(Outcome::Changed | Outcome::WouldChange | Outcome::AlreadyConverged)
         )
     });
     Ok(if attention { Exit::Findings } else { Exit::Ok })
@@ -66,6 +66,7 @@ fn secs(t: SystemTime) -> u64 {
 fn line(e: &JournalEntry) -> String {
     let outcome = match e.outcome.as_ref().map(|o| &o.outcome) {
         Some(Outcome::Changed) => "changed".to_owned(),
+        Some(Outcome::WouldChange) => "would change (dry run)".to_owned(),
         Some(Outcome::AlreadyConverged) => "already converged".to_owned(),
         Some(Outcome::Failed { error }) => format!("FAILED: {error}"),
         Some(Outcome::Interrupted) => "interrupted".to_owned(),

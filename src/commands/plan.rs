@@ -1,6 +1,8 @@
-//! `lunguard plan`: what a pass would do and why, without doing it. It records nothing but the
-//! desired state (so a rejected edit is reported and the last good state kept, as the daemon
-//! would). While a daemon runs, the plan of its latest pass is asked over the control socket.
+//! `lunguard plan`: what a pass would do and why, without doing it. It records the desired state
+//! (so a rejected edit is reported and the last good state kept, as the daemon would) and the
+//! first-seen times of unwanted devices (bookkeeping, as the daemon's: the grace period starts
+//! at the first look, so `plan` run twice shows the same "would remove at T"). While a daemon
+//! runs, the plan of its latest pass is asked over the control socket.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -105,7 +107,16 @@ pub fn run(args: &EngineArgs, json: bool, out: &mut dyn Write) -> Result<Exit, C
         }
     }
     let engine = engine(args)?;
-    let pass = engine.prepare(SystemTime::now())?;
+    let now = SystemTime::now();
+    let pass = engine.prepare(now)?;
+    // A recording's devices are not this host's: with `--fixture`, first-seen times go only to a
+    // database named with `--database`, never to the host's (where a recorded key would start a
+    // real device's grace period early).
+    if let Some(plan) = &pass.plan
+        && (args.fixture.is_none() || args.database.is_some())
+    {
+        engine.remember(plan, now)?;
+    }
     let doc = PlanDocument::of(&pass, "plan");
     if json {
         doc.print(true, out)?;

@@ -93,6 +93,8 @@ pub struct Summary {
     pub passes: u64,
     /// Steps that changed something.
     pub changed: u64,
+    /// Dry-run steps (observe mode) that would have changed something.
+    pub would_change: u64,
     /// Steps that failed.
     pub failed: u64,
     /// Overflow resyncs.
@@ -271,7 +273,6 @@ impl Daemon {
         sched: &mut Schedule,
     ) -> Result<bool, DaemonError> {
         let engine = Arc::clone(&self.engine);
-        let dry = self.actuator.is_dry_run();
         let filter = retries.clone();
         let span = info_span!("pass", n = summary.passes + 1);
         // Observe and plan; findings are alerted before anything is done about them.
@@ -281,9 +282,9 @@ impl Daemon {
             let now = SystemTime::now();
             let mut pass = engine.prepare(now)?;
             if let Some(plan) = pass.plan.as_mut() {
-                if !dry {
-                    engine.remember(plan, now)?;
-                }
+                // In observe mode too: first-seen times are bookkeeping, not action, and without
+                // them the grace period never ends and observe never previews a removal.
+                engine.remember(plan, now)?;
                 // A desired state that differs from the last one clears the degraded marks
                 // (below); one that does not keeps them, however often the watch fires.
                 if !matches!(pass.reload, Reload::Replaced { changed: true, .. }) {
@@ -355,13 +356,14 @@ impl Daemon {
         })
         .await??;
         summary.passes += 1;
-        let (changed, _, failed, _) = report.counts();
-        summary.changed += changed as u64;
-        summary.failed += failed as u64;
+        let counts = report.counts();
+        summary.changed += counts.changed as u64;
+        summary.would_change += counts.would_change as u64;
+        summary.failed += counts.failed as u64;
         let mut grace: Option<Duration> = None;
         if let Some(plan) = pass.plan.as_mut() {
             for f in &plan.findings {
-                if let FindingKind::WaitingForGrace { remaining_secs } = f.kind {
+                if let FindingKind::WaitingForGrace { remaining_secs, .. } = f.kind {
                     let d = Duration::from_secs(remaining_secs.max(1));
                     grace = Some(grace.map_or(d, |g| g.min(d)));
                 }

@@ -10,11 +10,10 @@ use tracing::{info, warn};
 
 use super::schedule::Timing;
 use super::{Daemon, Input, Options, inputs};
-use crate::act::{Actuator, DryRun, Real, Tools};
 use crate::alert::{Alerter, Journald, RateLimit, RateLimited};
 use crate::cli::Exit;
 use crate::commands::{CommandError, EngineArgs, engine};
-use crate::config::{DaemonSettings, Mode, Ownership};
+use crate::config::{DaemonSettings, Ownership};
 use crate::control::{self, Request};
 use crate::desire::watch::{StateDirWatch, WatchConfig};
 use crate::notify::Notifier;
@@ -61,17 +60,8 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
         e => anyhow::anyhow!(e),
     })?;
     let cfg = engine.config().clone();
-    let timeout = cfg.timeouts.iscsiadm.max(cfg.timeouts.multipath);
-    let actuator: Arc<dyn Actuator + Send> = match cfg.mode {
-        Mode::Enforce => Arc::new(
-            Real::new(&cfg.roots.to_roots(), Tools::discover(timeout)).with_markers(
-                cfg.control_socket
-                    .parent()
-                    .unwrap_or(Path::new("/run/lunguard")),
-            ),
-        ),
-        Mode::Observe => Arc::new(DryRun::new()),
-    };
+    // The same constructor as `apply --once`: DryRun in observe mode, else Real with markers.
+    let actuator = crate::engine::actuator_for(&cfg, false);
     let alerter: Arc<dyn Alerter> =
         Arc::new(RateLimited::new(Journald::new(), RateLimit::default()));
     let notifier = Notifier::from_env()?;

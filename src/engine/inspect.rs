@@ -19,9 +19,12 @@ use std::time::Duration;
 use tracing::warn;
 
 use crate::act::cmd::{self, Program, SEARCH_DIRS};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
 use crate::model::{DevT, DmName};
+use crate::observe::exclusive::{self, Claim};
 use crate::observe::{DmKind, Snapshot};
-use crate::reconcile::{Context, PathState};
+use crate::reconcile::{ClaimState, Context, PathState};
 
 type OpenCounts = Arc<dyn Fn() -> BTreeMap<DmName, u32> + Send + Sync>;
 type PathStates = Arc<dyn Fn() -> BTreeMap<String, PathState> + Send + Sync>;
@@ -267,26 +270,99 @@ pub fn parse_dm_queueing(text: &str) -> BTreeSet<DmName> {
 }
 
 impl Inspector {
-    /// Block devices open by some process, from `<proc>/[0-9]*/fd/*` (what `fuser` does): name →
-    /// `pid N (comm)`. multipathd (its checker holds every path open), udev workers (they open a
-    /// device for a moment after each event) and lunguard itself are left out. Only for a real
-    /// host: a recording or the simulator has no processes to ask.
-    pub fn open_blocks(&self, proc_root: &Path) -> BTreeMap<String, String> {
+    /// Block devices open by some process, from `<proc>/[0-9]*/fd/*` (what `fuser` does).
+    /// multipathd (its checker holds every path open), udev workers (they open a device for a
+    /// moment after each event) and lunguard itself are left out. Only for a real host: a
+    /// recording or the simulator has no processes to ask.
+    pub fn open_blocks(&self, proc_root: &Path) -> OpenFiles {
         if !self.scan_proc {
-            return BTreeMap::new();
+            return OpenFiles::default();
         }
         scan_open_blocks(proc_root, std::process::id())
     }
+
+    /// Asks the kernel to claim each bare disk a plan would remove (`O_EXCL` open under
+    /// `dev_root`, closed at once), each within the inspector's timeout: an open can wait while
+    /// the SCSI host recovers. Only for a real host; the simulator's nodes are plain files.
+    pub fn claims(
+        &self,
+        dev_root: &Path,
+        disks: &[(String, DevT)],
+    ) -> BTreeMap<String, ClaimState> {
+        if !self.scan_proc {
+            return BTreeMap::new();
+        }
+        let timeout = self.timeout.max(Duration::from_secs(1));
+        disks
+            .iter()
+            .map(|(name, dev)| (name.clone(), probe_claim(dev_root, name, *dev, timeout)))
+            .collect()
+    }
+}
+
+/// One exclusive-open probe on a worker thread, answered within `timeout` (else unknown; the
+/// thread is left to finish in the kernel).
+fn probe_claim(dev_root: &Path, name: &str, dev: DevT, timeout: Duration) -> ClaimState {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (root, n) = (dev_root.to_path_buf(), name.to_owned());
+    let spawned = std::thread::Builder::new()
+        .name(format!("claim-{name}"))
+        .spawn(move || {
+            let answer = match exclusive::claim(&root, &n, dev) {
+                Ok(Claim::Held(_)) => ClaimState::Free,
+                Ok(Claim::NoNode) => {
+                    ClaimState::Unknown(format!("no node {} to open", root.join(&n).display()))
+                }
+                Err(e) if e.is_busy() => ClaimState::Busy,
+                Err(e) => ClaimState::Unknown(e.to_string()),
+            };
+            let _ = tx.send(answer);
+        });
+    if let Err(e) = spawned {
+        return ClaimState::Unknown(format!("cannot start the probe thread: {e}"));
+    }
+    rx.recv_timeout(timeout).unwrap_or_else(|_| {
+        ClaimState::Unknown(format!(
+            "the exclusive open of {name} did not return within {}s",
+            timeout.as_secs()
+        ))
+    })
+}
+
+/// What the `/proc/*/fd` scan found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenFiles {
+    /// `sdc` → `pid 812 (qemu-system-x86)`: by the name the link shows (a partition counts for
+    /// its disk).
+    pub by_name: BTreeMap<String, String>,
+    /// The same by the device number of the open file (a node of another name, in a container).
+    pub by_dev: BTreeMap<DevT, String>,
+    /// Processes whose fds could not be read: `pid 812 (qemu-system-x86): Permission denied`.
+    pub unreadable: Vec<String>,
 }
 
 /// Processes whose open block devices say nothing about use.
 const NOT_USERS: &[&str] = &["multipathd", "systemd-udevd", "(udev-worker)", "lunguard"];
 
+/// Whether an error reading a process's fds means the process is gone (not a secret).
+fn vanished(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+        || e.raw_os_error() == Some(nix::errno::Errno::ESRCH as i32)
+}
+
 /// The scan behind [`Inspector::open_blocks`], under any proc root (tests use a fake one).
-pub fn scan_open_blocks(proc_root: &Path, own_pid: u32) -> BTreeMap<String, String> {
-    let mut open = BTreeMap::new();
-    let Ok(procs) = fs::read_dir(proc_root) else {
-        return open;
+/// Fails closed: a process whose fd directory or fd links cannot be read (another user's process
+/// without CAP_SYS_PTRACE) is listed in `unreadable`, never skipped; one that exited meanwhile is
+/// skipped.
+pub fn scan_open_blocks(proc_root: &Path, own_pid: u32) -> OpenFiles {
+    let mut open = OpenFiles::default();
+    let procs = match fs::read_dir(proc_root) {
+        Ok(p) => p,
+        Err(e) => {
+            open.unreadable
+                .push(format!("{}: {e}", proc_root.display()));
+            return open;
+        }
     };
     for p in procs.filter_map(Result::ok) {
         let name = p.file_name();
@@ -301,22 +377,43 @@ pub fn scan_open_blocks(proc_root: &Path, own_pid: u32) -> BTreeMap<String, Stri
         if NOT_USERS.contains(&comm) {
             continue;
         }
-        // Processes come and go, and some fds are unreadable: skip what cannot be read.
-        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
-            continue;
+        let who = format!("pid {pid} ({comm})");
+        let fds = match fs::read_dir(p.path().join("fd")) {
+            Ok(fds) => fds,
+            Err(e) if vanished(&e) => continue,
+            Err(e) => {
+                open.unreadable.push(format!("{who}: {e}"));
+                continue;
+            }
         };
         for fd in fds.filter_map(Result::ok) {
-            let Ok(target) = fs::read_link(fd.path()) else {
-                continue;
+            let target = match fs::read_link(fd.path()) {
+                Ok(t) => t,
+                Err(e) if vanished(&e) => continue,
+                Err(e) => {
+                    open.unreadable.push(format!("{who}: {e}"));
+                    break;
+                }
             };
+            // The device number first: it names the disk whatever the node is called.
+            if let Ok(meta) = fs::metadata(fd.path())
+                && meta.file_type().is_block_device()
+            {
+                let dev = DevT::new(
+                    nix::sys::stat::major(meta.rdev()) as u32,
+                    nix::sys::stat::minor(meta.rdev()) as u32,
+                );
+                open.by_dev.entry(dev).or_insert_with(|| who.clone());
+            }
             let Some(dev) = target.to_str().and_then(|t| t.strip_prefix("/dev/")) else {
                 continue;
             };
             // Whole disks and partitions (`sdc`, `sdc1`); maps are device-mapper's open count.
             if dev.starts_with("sd") && !dev.contains('/') {
                 let disk = dev.trim_end_matches(|c: char| c.is_ascii_digit());
-                open.entry(disk.to_owned())
-                    .or_insert_with(|| format!("pid {pid} ({comm})"));
+                open.by_name
+                    .entry(disk.to_owned())
+                    .or_insert_with(|| who.clone());
             }
         }
     }
@@ -376,7 +473,7 @@ mod tests {
         fake("90", "multipathd", &["/dev/sdd"]);
         fake("77", "lunguard", &["/dev/sde"]);
         fake("self", "bash", &["/dev/sdf"]);
-        let open = scan_open_blocks(proc, 77);
+        let open = scan_open_blocks(proc, 77).by_name;
         assert_eq!(
             open.get("sdc").map(String::as_str),
             Some("pid 812 (qemu-system-x86)")

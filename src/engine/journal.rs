@@ -57,7 +57,9 @@ impl crate::act::Journal for StoreJournal<'_> {
                     return; // skipped steps have no intent
                 };
                 let outcome = match result {
-                    StepResult::Changed | StepResult::WouldChange => Outcome::Changed,
+                    StepResult::Changed => Outcome::Changed,
+                    // A dry run changed nothing: the journal must not say it did.
+                    StepResult::WouldChange => Outcome::WouldChange,
                     StepResult::AlreadyConverged => Outcome::AlreadyConverged,
                     StepResult::Failed { error, .. } => Outcome::Failed {
                         error: error.clone(),

@@ -5,6 +5,7 @@
 //!
 //! The planner stays pure; this module owns the IO around it.
 
+mod actuator;
 mod inspect;
 mod journal;
 pub mod policy;
@@ -14,9 +15,10 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
+pub use actuator::actuator_for;
 pub use inspect::{
-    DmMultipath, Inspector, merge_kernel_view, parse_dm_queueing, parse_dm_status,
-    parse_open_counts, parse_path_states,
+    DmMultipath, Inspector, OpenFiles, merge_kernel_view, parse_dm_queueing, parse_dm_status,
+    parse_open_counts, parse_path_states, scan_open_blocks,
 };
 pub use journal::StoreJournal;
 
@@ -26,7 +28,7 @@ use crate::desire::store::SledStore;
 use crate::desire::{self, Reload, Store, StoreError};
 use crate::model::Iqn;
 use crate::observe::{Snapshot, snapshot};
-use crate::reconcile::{self, Context, DeviceKey, Plan};
+use crate::reconcile::{self, Action, ClaimState, Context, DeviceKey, Plan};
 
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,17 @@ impl Engine {
         inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);
-            reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+            let first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            // Ask the kernel about the bare disks this plan would delete (it sees mounts in
+            // every namespace and every claim); plan again if any is not free.
+            ctx.claims = self
+                .inspector
+                .claims(&self.config.roots.dev, &bare_disks_removed(&first));
+            if ctx.claims.values().all(|c| *c == ClaimState::Free) {
+                first
+            } else {
+                reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+            }
         });
         Ok(Pass {
             reload,
@@ -136,7 +148,13 @@ impl Engine {
         ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
         ctx.open_counts = self.inspector.open_counts();
         ctx.path_states = self.inspector.path_states();
-        ctx.open_blocks = self.inspector.open_blocks(&self.config.roots.proc);
+        let open = self.inspector.open_blocks(&self.config.roots.proc);
+        for who in &open.unreadable {
+            tracing::debug!(process = %who, "cannot read a process's open files: bare disks count as maybe in use");
+        }
+        ctx.open_blocks = open.by_name;
+        ctx.open_devs = open.by_dev;
+        ctx.unreadable_procs = open.unreadable;
         Ok(ctx)
     }
 
@@ -198,6 +216,19 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// The bare disks (no multipath map over them) that `plan` deletes, with their dev_t.
+fn bare_disks_removed(plan: &Plan) -> Vec<(String, crate::model::DevT)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::DeletePaths { map: None, paths } => Some(paths),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|p| Some((p.block.clone()?, p.dev?)))
+        .collect()
 }
 
 /// How long `apply --once` lets passes continue: a login is observed by the next pass, whose plan

@@ -41,6 +41,7 @@ pub fn from_config(c: &Config) -> Policy {
             // The config validates the multiplier (≥ 1.0); percent keeps the plan `Eq`.
             multiplier_percent: percent(p.flush.backoff_multiplier),
         },
+        observe: c.mode == crate::config::Mode::Observe,
         ..Policy::default()
     }
 }

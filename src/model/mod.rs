@@ -15,6 +15,7 @@ mod hctl;
 mod iqn;
 mod portal;
 mod scsi_state;
+mod timestamp;
 mod wwid;
 
 pub use attachment::{Attachment, OnUnexpected, PolicyOverrides, Transport};
@@ -24,4 +25,5 @@ pub use hctl::{Hctl, HctlError};
 pub use iqn::{Iqn, IqnError};
 pub use portal::{ISCSI_DEFAULT_PORT, Portal, PortalError};
 pub use scsi_state::ScsiDeviceState;
+pub use timestamp::rfc3339;
 pub use wwid::{Wwid, WwidError, WwidKind};

@@ -77,6 +77,16 @@ pub enum Action {
         /// LUN.
         lun: u64,
     },
+    /// `echo 1 > <sys>/class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads the
+    /// device's INQUIRY and VPD pages, so a LUN remapped behind the same address shows its new
+    /// WWID instead of the cached one. Planned for a declared path that multipathd failed while its
+    /// SCSI device still runs (multipathd fails a path whose WWID changed). Not destructive.
+    RescanDevice {
+        /// Address.
+        hctl: Hctl,
+        /// The WWID cached before the rescan.
+        wwid: Wwid,
+    },
     /// Ask multipath to build the map for a LUN whose paths are present.
     MultipathAdd {
         /// The LUN.
@@ -103,6 +113,15 @@ pub enum Action {
         map: MapRef,
         /// Retry timing.
         retry: FlushPolicy,
+    },
+    /// `multipathd del path <block>`: take one path out of a map that stays (its portal is no
+    /// longer declared), so the path can be deleted without pulling a live map's leg. Planned
+    /// only while another path of the map is known active.
+    RemoveFromMap {
+        /// The map that keeps serving the LUN.
+        map: MapRef,
+        /// The path leaving it.
+        path: PathRef,
     },
     /// `echo 1 > .../device/delete` for each path, in parallel.
     DeletePaths {
@@ -155,6 +174,7 @@ impl Action {
             self,
             Self::DisableQueueing { .. }
                 | Self::FlushMap { .. }
+                | Self::RemoveFromMap { .. }
                 | Self::DeletePaths { .. }
                 | Self::Logout { .. }
                 | Self::DeleteNode { .. }
@@ -166,10 +186,12 @@ impl Action {
         match self {
             Self::Login { .. } => "login",
             Self::ScanLun { .. } => "scan_lun",
+            Self::RescanDevice { .. } => "rescan_device",
             Self::MultipathAdd { .. } => "multipath_add",
             Self::DisableQueueing { .. } => "disable_queueing",
             Self::FlushBuffers { .. } => "flush_buffers",
             Self::FlushMap { .. } => "flush_map",
+            Self::RemoveFromMap { .. } => "remove_from_map",
             Self::DeletePaths { .. } => "delete_paths",
             Self::WaitGone { .. } => "wait_gone",
             Self::Logout { .. } => "logout",
@@ -205,6 +227,10 @@ impl fmt::Display for Action {
             Self::MultipathAdd { wwid, path } => {
                 write!(f, "add multipath map for {wwid} from {path}")
             }
+            Self::RescanDevice { hctl, wwid } => write!(
+                f,
+                "rescan {hctl} (1 > device/rescan): re-read its identity, cached {wwid}"
+            ),
             Self::DisableQueueing { map } => write!(
                 f,
                 "disable queueing on map {} ({}): fail_if_no_path",
@@ -214,6 +240,11 @@ impl fmt::Display for Action {
             Self::FlushMap { map, .. } => {
                 write!(f, "flush map {} ({})", map.name, map.kernel_name)
             }
+            Self::RemoveFromMap { map, path } => write!(
+                f,
+                "take {path} out of map {} ({}) (multipathd del path)",
+                map.name, map.kernel_name
+            ),
             Self::DeletePaths { map, paths } => {
                 let wwids: Vec<&Wwid> = paths.iter().map(|p| &p.wwid).collect();
                 let wwid = wwids.first().map(|w| w.as_str()).unwrap_or("?");

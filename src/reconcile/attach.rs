@@ -2,15 +2,20 @@
 //! missing, and the narrow actions that add the missing parts (login with
 //! manual scan, one-LUN scan, multipath map). Pure; no IO.
 
-use crate::model::{Attachment, ScsiDeviceState};
+use std::collections::BTreeMap;
+
+use crate::model::{Attachment, ScsiDeviceState, Wwid};
 use crate::observe::{DmKind, IscsiSession, ScsiDevice, Snapshot};
 
 use super::action::Action;
+use super::context::PathState;
 use super::finding::{Finding, FindingKind, Subject};
 
 /// The actions one attachment needs and its findings.
 #[derive(Debug, Default)]
 pub(crate) struct AttachPlan {
+    /// Device rescans: identities to re-read before the cached WWID is trusted.
+    pub rescans: Vec<Action>,
     pub logins: Vec<Action>,
     pub scans: Vec<Action>,
     pub multipath: Vec<Action>,
@@ -40,8 +45,18 @@ fn channel_target(observed: &Snapshot, sid: u32) -> (u32, u32) {
 }
 
 /// Plans one attachment. `excluded` attachments (target excluded by scope)
-/// only get a finding.
-pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) -> AttachPlan {
+/// only get a finding. `path_states` is multipathd's view by block name: a
+/// path it reports `failed` is not usable even while its SCSI device says
+/// `running` (the kernel keeps it running when the array drops the LUN).
+/// The attachment's verdict, worst first: `WrongWwid` (another LUN at a
+/// declared address: a remap), `Missing`, `Degraded` (a path offline or
+/// failed; "no usable path" when that is every path), `Converged`.
+pub(crate) fn attachment(
+    observed: &Snapshot,
+    att: &Attachment,
+    excluded: bool,
+    path_states: &BTreeMap<String, PathState>,
+) -> AttachPlan {
     let mut out = AttachPlan::default();
     let me = Some(att.name.clone());
     if excluded {
@@ -59,6 +74,10 @@ pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) 
     let mut missing: Vec<String> = Vec::new();
     let mut degraded: Vec<String> = Vec::new();
     let mut good: Vec<&ScsiDevice> = Vec::new();
+    let mut wrong: Option<(Wwid, Wwid)> = None;
+    // Paths found at the declared address, and which of them cannot carry I/O.
+    let mut present = 0usize;
+    let mut unusable: Vec<String> = Vec::new();
     for portal in &att.portals {
         let Some(s) = session_for(observed, att, portal) else {
             missing.push(format!("session to {portal}"));
@@ -98,8 +117,10 @@ pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) 
         };
         match (&att.wwid, &dev.wwid) {
             (Some(e), Some(f)) if e != f => {
-                // The WrongWwid finding and its removal come from `remove`.
+                // The path's WrongWwid finding and its removal come from `remove`; the
+                // attachment itself is wrong_wwid, never converged or merely missing.
                 missing.push(format!("{} holds another LUN ({f})", dev.hctl));
+                wrong.get_or_insert_with(|| (e.clone(), f.clone()));
                 continue;
             }
             (Some(_), None) => {
@@ -107,14 +128,35 @@ pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) 
             }
             _ => {}
         }
+        present += 1;
+        let block = dev.block.as_ref().map(|b| b.name.as_str());
+        let failed = block.is_some_and(|b| path_states.get(b) == Some(&PathState::Failed));
+        let label = block.map_or_else(|| dev.hctl.to_string(), |b| format!("{} ({b})", dev.hctl));
         let kind = match &dev.state {
-            Some(ScsiDeviceState::Running) | None => FindingKind::Converged,
-            Some(st) => {
+            Some(st) if *st != ScsiDeviceState::Running => {
                 degraded.push(format!("{} is {st}", dev.hctl));
+                unusable.push(format!("{label} {st}"));
                 FindingKind::Degraded {
                     why: format!("device state is {st}"),
                 }
             }
+            _ if failed => {
+                // multipathd fails a path whose WWID changed (a remap) while the SCSI device
+                // keeps running with the old, cached identity: re-read it, and the next pass
+                // judges the fresh WWID.
+                if let Some(w) = &dev.wwid {
+                    out.rescans.push(Action::RescanDevice {
+                        hctl: dev.hctl,
+                        wwid: w.clone(),
+                    });
+                }
+                degraded.push(format!("{label} failed in multipathd"));
+                unusable.push(format!("{label} failed"));
+                FindingKind::Degraded {
+                    why: "multipathd reports the path failed".into(),
+                }
+            }
+            _ => FindingKind::Converged,
         };
         out.findings.push(Finding {
             subject: Subject::Path { hctl: dev.hctl },
@@ -126,7 +168,18 @@ pub(crate) fn attachment(observed: &Snapshot, att: &Attachment, excluded: bool) 
     if att.multipath {
         multipath(observed, att, &good, &mut out, &mut missing, &mut degraded);
     }
-    let kind = if !missing.is_empty() {
+    if present > 0 && unusable.len() == present {
+        degraded.insert(
+            0,
+            format!(
+                "no usable path: every path is failed or offline ({})",
+                unusable.join(", ")
+            ),
+        );
+    }
+    let kind = if let Some((expected, found)) = wrong {
+        FindingKind::WrongWwid { expected, found }
+    } else if !missing.is_empty() {
         FindingKind::Missing {
             what: missing.join(", "),
         }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Attachment, Iqn, OnUnexpected, Portal, Wwid};
+use crate::model::{Attachment, DevT, Iqn, OnUnexpected, Portal, Wwid};
 use crate::observe::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
 
-use super::context::{Context, DeviceKey, PathState};
+use super::context::{ClaimState, Context, DeviceKey, PathState};
 use super::policy::Policy;
 
 /// What the desired state says about one path.
@@ -276,6 +276,17 @@ fn multipath_over<'a>(observed: &'a Snapshot, block: &str) -> Option<&'a DmDevic
         .find(|d| d.kind == DmKind::Multipath && d.slaves.iter().any(|s| s == block))
 }
 
+/// What the use signals say about a removal: `used` lists every signal of use; `unknown` every
+/// signal that could not be read, which for removal purposes means "maybe in use" (fail closed).
+#[derive(Debug, Default)]
+pub(crate) struct Uses {
+    pub used: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+/// How many unreadable processes a finding names before "and N more".
+const NAMED_PROCS: usize = 3;
+
 /// Every signal that `paths` (and `map`, if it goes too) are in use. For a
 /// multipathed path, an open `sdX` is not a signal (multipathd's checker
 /// holds every path open); holders other than the map, mounts and swaps are.
@@ -283,22 +294,36 @@ fn multipath_over<'a>(observed: &'a Snapshot, block: &str) -> Option<&'a DmDevic
 /// `map` is the map that goes with the paths (its own uses count); `own_map`
 /// is the kernel name of the paths' map, whose hold on them is expected even
 /// when the map stays (one path of a declared LUN is removed).
+///
+/// A bare disk (no map over it) has no open count in the kernel and the kernel does not refuse
+/// deleting it while open, so its signals are the `/proc/*/fd` scan and the kernel's answer to an
+/// exclusive open ([`Context::claims`]); a process whose fds could not be read makes the scan's
+/// answer unknown.
 pub(crate) fn uses(
     paths: &[&PathView<'_>],
     map: Option<&DmDevice>,
     own_map: Option<&str>,
     observed: &Snapshot,
     ctx: &Context,
-) -> Vec<String> {
-    let mut why = Vec::new();
+) -> Uses {
+    let mut u = Uses::default();
+    let why = &mut u.used;
     let map_kname = own_map;
     if let Some(m) = map {
         let name = m
             .name
             .as_ref()
             .map_or(m.kernel_name.clone(), ToString::to_string);
+        let parts = partition_maps(m, observed);
         for h in &m.holders {
-            why.push(format!("map {name} is held by {h}"));
+            if !parts.iter().any(|p| &p.kernel_name == h) {
+                why.push(format!("map {name} is held by {h}"));
+            }
+        }
+        // kpartx's partition maps (volumes made from images carry partition tables) go with the
+        // map (`multipath -f` removes them first); only their own uses count.
+        for p in &parts {
+            dm_uses(p, observed, ctx, why);
         }
         if let Some(dev) = m.dev {
             for mnt in observed.mounts_of(dev) {
@@ -308,33 +333,60 @@ pub(crate) fn uses(
                 why.push(format!("map {name} is swap ({})", s.filename));
             }
         }
+        // Each partition map holds its map open once.
         if let Some(n) = m.name.as_ref().and_then(|n| ctx.open_counts.get(n))
-            && *n > 0
+            && *n as usize > parts.len()
         {
-            why.push(format!("map {name} has open count {n}"));
+            if parts.is_empty() {
+                why.push(format!("map {name} has open count {n}"));
+            } else {
+                why.push(format!(
+                    "map {name} has open count {n}, {} of them its partition maps",
+                    parts.len()
+                ));
+            }
         }
     }
+    let bare = map_kname.is_none() && map.is_none();
+    let mut bare_disks = 0;
     for p in paths {
         let Some(b) = &p.dev.block else { continue };
         for h in b.holders.iter().filter(|h| Some(h.as_str()) != map_kname) {
             why.push(format!("{} is held by {h}", b.name));
         }
-        // An open bare disk (no map over it) is in use: a VM or a database may use /dev/sdX
-        // directly. Under a map, multipathd's checker holds every path open, so it says nothing.
-        if map_kname.is_none()
-            && map.is_none()
-            && let Some(who) = ctx.open_blocks.get(&b.name)
-        {
-            why.push(format!("{} is open by {who}", b.name));
-        }
-        let devs = b
+        let devs: Vec<(&str, DevT, &[String])> = b
             .dev
             .iter()
             .map(|d| (b.name.as_str(), *d, b.holders.as_slice()))
             .chain(b.partitions.iter().filter_map(|part| {
                 part.dev
                     .map(|d| (part.name.as_str(), d, part.holders.as_slice()))
-            }));
+            }))
+            .collect();
+        // An open bare disk (no map over it) is in use: a VM or a database may use /dev/sdX
+        // directly. Under a map, multipathd's checker holds every path open, so it says nothing.
+        if bare {
+            bare_disks += 1;
+            if let Some(who) = ctx.open_blocks.get(&b.name) {
+                why.push(format!("{} is open by {who}", b.name));
+            } else if let Some((name, who)) = devs
+                .iter()
+                .find_map(|(n, d, _)| ctx.open_devs.get(d).map(|w| (n, w)))
+            {
+                why.push(format!("{name} is open by {who}"));
+            }
+            match ctx.claims.get(&b.name) {
+                Some(ClaimState::Busy) => why.push(format!(
+                    "{} is claimed in the kernel (exclusive open busy: mounted, swap or held, possibly in another mount namespace)",
+                    b.name
+                )),
+                Some(ClaimState::Unknown(e)) => u.unknown.push(format!(
+                    "the kernel could not be asked whether {} is claimed: {e}",
+                    b.name
+                )),
+                Some(ClaimState::Free) | None => {}
+            }
+        }
         for (name, dev, holders) in devs {
             if name != b.name {
                 for h in holders {
@@ -349,7 +401,57 @@ pub(crate) fn uses(
             }
         }
     }
-    why
+    if bare_disks > 0 && !ctx.unreadable_procs.is_empty() {
+        let n = ctx.unreadable_procs.len();
+        let mut named = ctx.unreadable_procs[..n.min(NAMED_PROCS)].join("; ");
+        if n > NAMED_PROCS {
+            named.push_str(&format!("; and {} more", n - NAMED_PROCS));
+        }
+        u.unknown.push(format!(
+            "whether a process holds the disk open is unknown: cannot read the open files of {named} (lunguard needs CAP_SYS_PTRACE to read other users' /proc/PID/fd)"
+        ));
+    }
+    u
+}
+
+/// The kpartx partition maps over `map` (its holders whose dm uuid is `partN-mpath-…`).
+pub(crate) fn partition_maps<'a>(map: &DmDevice, observed: &'a Snapshot) -> Vec<&'a DmDevice> {
+    map.holders
+        .iter()
+        .filter_map(|h| {
+            observed
+                .dm_devices
+                .iter()
+                .find(|d| &d.kernel_name == h && d.kind == DmKind::MultipathPartition)
+        })
+        .collect()
+}
+
+/// The use signals of one partition map: its holders, mounts, swaps and open count.
+fn dm_uses(p: &DmDevice, observed: &Snapshot, ctx: &Context, why: &mut Vec<String>) {
+    let name = p
+        .name
+        .as_ref()
+        .map_or(p.kernel_name.clone(), ToString::to_string);
+    for h in &p.holders {
+        why.push(format!("partition map {name} is held by {h}"));
+    }
+    if let Some(dev) = p.dev {
+        for mnt in observed.mounts_of(dev) {
+            why.push(format!(
+                "partition map {name} is mounted at {}",
+                mnt.mount_point
+            ));
+        }
+        for s in observed.swaps_of(dev) {
+            why.push(format!("partition map {name} is swap ({})", s.filename));
+        }
+    }
+    if let Some(n) = p.name.as_ref().and_then(|n| ctx.open_counts.get(n))
+        && *n > 0
+    {
+        why.push(format!("partition map {name} has open count {n}"));
+    }
 }
 
 /// The effective `on_unexpected` and `force` for devices on `targets`: the

@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use crate::model::{DmName, Hctl, Iqn, Portal, Wwid};
+use crate::model::{DevT, DmName, Hctl, Iqn, Portal, Wwid};
 
 /// Inputs to `plan()` other than desired state, snapshot and policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,27 @@ pub struct Context {
     /// multipathd reported. Unknown is not active: a map with no slave known active and one
     /// unknown is not flushed (the flush could block), it is refused with a finding.
     pub unknown_path_states: BTreeSet<String>,
+    /// The same, by the device number the open file refers to (`stat` of `/proc/PID/fd/N`): a
+    /// process in a container may hold the disk through a node of another name.
+    pub open_devs: BTreeMap<DevT, String>,
+    /// Processes whose open files could not be read (`pid 812 (qemu-system-x86): Permission
+    /// denied`): for a bare disk, "not listed as open" then means "unknown", never "not open".
+    pub unreadable_procs: Vec<String>,
+    /// What the kernel said when asked to claim a bare disk exclusively (`O_EXCL`), by block
+    /// name; absent means not asked (then the other signals decide). Gathered by the caller for
+    /// the disks a first plan would remove, and the plan made again.
+    pub claims: BTreeMap<String, ClaimState>,
+}
+
+/// The kernel's answer to an exclusive open of a block device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// The open succeeded: nothing holds the device (in any mount namespace).
+    Free,
+    /// `EBUSY`: mounted, swap, or held, possibly in another mount namespace.
+    Busy,
+    /// The kernel could not be asked (permission, wrong node, no answer): maybe in use.
+    Unknown(String),
 }
 
 impl Context {
@@ -57,6 +78,9 @@ impl Context {
             open_blocks: BTreeMap::new(),
             queue_if_no_path: BTreeSet::new(),
             unknown_path_states: BTreeSet::new(),
+            open_devs: BTreeMap::new(),
+            unreadable_procs: Vec::new(),
+            claims: BTreeMap::new(),
         }
     }
 }

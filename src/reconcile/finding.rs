@@ -101,6 +101,10 @@ pub enum FindingKind {
     WaitingForGrace {
         /// Seconds left.
         remaining_secs: u64,
+        /// When the grace period ends and the removal is due (first seen + grace), RFC 3339
+        /// UTC: what `plan` and `status` print. Empty only in documents from an older daemon.
+        #[serde(default)]
+        removes_at: String,
     },
 }
 
@@ -135,9 +139,19 @@ impl fmt::Display for FindingKind {
                 f,
                 "{count} LUNs to remove exceeds blast radius {limit}: nothing removed"
             ),
-            Self::WaitingForGrace { remaining_secs } => {
+            Self::WaitingForGrace {
+                remaining_secs,
+                removes_at,
+            } if removes_at.is_empty() => {
                 write!(f, "unwanted, waiting {remaining_secs}s more (grace period)")
             }
+            Self::WaitingForGrace {
+                remaining_secs,
+                removes_at,
+            } => write!(
+                f,
+                "unwanted: would remove at {removes_at} (in {remaining_secs} s; grace period)"
+            ),
         }
     }
 }

@@ -17,7 +17,7 @@ mod remove;
 mod sessions;
 
 pub use action::{Action, GroupId, MapRef, OnFailure, PathRef, Step};
-pub use context::{Context, DeviceKey, DeviceKeyError, PathState};
+pub use context::{ClaimState, Context, DeviceKey, DeviceKeyError, PathState};
 pub use finding::{Finding, FindingKind, Subject};
 pub use plan::{Plan, plan};
 pub use policy::{FlushPolicy, Policy, Scope, glob};

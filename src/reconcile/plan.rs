@@ -146,10 +146,20 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
 
     let mut attach_steps: Vec<(Action, String)> = Vec::new();
     let (mut logins, mut scans, mut maps) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rescans: Vec<(Action, String)> = Vec::new();
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
-        let p = attach::attachment(observed, att, excluded);
+        let p = attach::attachment(observed, att, excluded, &ctx.path_states);
         let why = |a: Action| (a, format!("declared by {}", att.name));
+        rescans.extend(p.rescans.into_iter().map(|a| {
+            (
+                a,
+                format!(
+                    "declared by {}; multipathd failed the path while its device runs: the cached WWID may be stale",
+                    att.name
+                ),
+            )
+        }));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
         maps.extend(p.multipath.into_iter().map(why));
@@ -160,6 +170,12 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
         if !attach_steps.iter().any(|(x, _)| x == &a) {
             attach_steps.push((a, r));
         }
+    }
+    // Rescans stand alone: a failed one leaves the cached identity, which the verdict already
+    // distrusts (degraded).
+    for (a, r) in rescans {
+        let g = b.group();
+        b.push((g, &[]), &[], a, &r, OnFailure::Continue);
     }
     for (a, r) in attach_steps {
         let g = b.group();

@@ -34,6 +34,23 @@ pub struct Policy {
     pub flush: FlushPolicy,
     /// How long to wait for removed devices to disappear from sysfs.
     pub wait_gone: Duration,
+    /// `mode = "observe"`: the plan is a preview that is never carried out, and findings say
+    /// what enforce *would* do ("would remove"). Planning is otherwise identical, so observe
+    /// shows exactly what switching to enforce would remove.
+    #[serde(default)]
+    pub observe: bool,
+}
+
+impl Policy {
+    /// `verb` as a finding states a planned action: as is in enforce mode, "would …" in
+    /// observe mode.
+    pub fn planned(&self, verb: &str) -> String {
+        if self.observe {
+            format!("would {verb} (observe mode)")
+        } else {
+            verb.to_owned()
+        }
+    }
 }
 
 impl Default for Policy {
@@ -46,6 +63,7 @@ impl Default for Policy {
             scope: Scope::default(),
             flush: FlushPolicy::default(),
             wait_gone: Duration::from_secs(30),
+            observe: false,
         }
     }
 }

@@ -2,14 +2,14 @@
 //! that no attachment wants: wait for grace, alert if in use, or plan the
 //! removal sequence. Pure; no IO.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState};
+use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState, rfc3339};
 use crate::observe::{DmDevice, Snapshot};
 
 use super::action::{Action, MapRef, OnFailure, PathRef};
 use super::classify::{self, Intent, Lun, PathView};
-use super::context::Context;
+use super::context::{Context, PathState};
 use super::finding::{Finding, FindingKind, Subject};
 use super::policy::Policy;
 
@@ -116,16 +116,18 @@ pub(crate) fn unwanted(
     }
     let own_map = lun.map.map(|m| m.kernel_name.as_str());
     let uses = classify::uses(&paths, map, own_map, env.observed, env.ctx);
-    if !uses.is_empty() {
+    if !uses.used.is_empty() {
         let release = force && dead && queueing_held_only_by_open(env, &paths, map, own_map);
+        let mut all = uses.used;
+        all.extend(uses.unknown);
+        let all = all.join("; ");
         note(FindingKind::InUse {
             why: if release {
                 format!(
-                    "{}; dead map queueing I/O under force: queueing disabled so the writers blocked on it fail (data loss)",
-                    uses.join("; ")
+                    "{all}; dead map queueing I/O under force: queueing disabled so the writers blocked on it fail (data loss)"
                 )
             } else {
-                uses.join("; ")
+                all
             },
         });
         // Under force, a dead map whose only user is its open count may be held by writers
@@ -141,6 +143,13 @@ pub(crate) fn unwanted(
             _ => None,
         };
     }
+    // Fail closed: a use signal that could not be read means "maybe in use".
+    if !uses.unknown.is_empty() {
+        note(FindingKind::Refused {
+            why: format!("in use or not is unknown: {}", uses.unknown.join("; ")),
+        });
+        return None;
+    }
     if on_unexpected == OnUnexpected::Alert && !intent_removed {
         note(FindingKind::Unwanted {
             why: why.clone(),
@@ -148,9 +157,10 @@ pub(crate) fn unwanted(
         });
         return None;
     }
-    if !intent_removed && let Some(left) = grace_left(env, lun) {
+    if !intent_removed && let Some((left, due)) = grace_left(env, lun) {
         note(FindingKind::WaitingForGrace {
             remaining_secs: left.as_secs().max(1),
+            removes_at: rfc3339(due),
         });
         return None;
     }
@@ -177,9 +187,29 @@ pub(crate) fn unwanted(
         });
         return None;
     }
+    // Paths leaving a map that stays (a portal no longer declared) are taken out of it first;
+    // only while the map keeps a path known to be active, or it would queue or fail I/O.
+    if let Some(m) = lun.map.filter(|_| map.is_none()) {
+        let leaving: Vec<&str> = paths.iter().filter_map(|p| p.block_name()).collect();
+        let active_left = m.slaves.iter().any(|s| {
+            !leaving.contains(&s.as_str()) && env.ctx.path_states.get(s) == Some(&PathState::Active)
+        });
+        if !active_left {
+            note(FindingKind::Refused {
+                why: format!(
+                    "taking {} out of map {} would leave it no path known to be active",
+                    leaving.join(", "),
+                    m.name
+                        .as_ref()
+                        .map_or(m.kernel_name.clone(), ToString::to_string)
+                ),
+            });
+            return None;
+        }
+    }
     note(FindingKind::Unwanted {
         why: why.clone(),
-        action: "remove".into(),
+        action: env.policy.planned("remove"),
     });
     let steps = sequence(env, &paths, lun.map, map, dead, force);
     Some(Candidate {
@@ -225,9 +255,10 @@ fn reason(
     }
 }
 
-/// Time left before `lun` may be removed, or `None` when the grace period
-/// has passed for every part of it. A key never seen before is seen now.
-fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<Duration> {
+/// Time left before `lun` may be removed and when that is, or `None` when the
+/// grace period has passed for every part of it. A key never seen before is
+/// seen now.
+fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<(Duration, SystemTime)> {
     let grace = env.policy.grace;
     let newest = lun
         .keys()
@@ -236,7 +267,7 @@ fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<Duration> {
         .max()?;
     // A clock that went backwards counts as "just seen": waiting is safe.
     let elapsed = env.ctx.now.duration_since(newest).unwrap_or(Duration::ZERO);
-    (elapsed < grace).then(|| grace - elapsed)
+    (elapsed < grace).then(|| (grace - elapsed, env.ctx.now + (grace - elapsed)))
 }
 
 /// Whether `map` queues I/O (`queue_if_no_path`) and its open count is the only use found:
@@ -255,7 +286,8 @@ fn queueing_held_only_by_open(
     }
     let mut without = env.ctx.clone();
     without.open_counts.remove(name);
-    classify::uses(paths, map, own_map, env.observed, &without).is_empty()
+    let u = classify::uses(paths, map, own_map, env.observed, &without);
+    u.used.is_empty() && u.unknown.is_empty()
 }
 
 fn map_ref(m: &DmDevice) -> Option<MapRef> {
@@ -285,6 +317,30 @@ fn sequence(
     };
     let mut steps = Vec::new();
     let mref = map.and_then(map_ref);
+    // The map stays: each leaving path is taken out of it before its delete.
+    if map.is_none()
+        && let Some(live) = lun_map.and_then(map_ref)
+        && let Some(m) = lun_map
+    {
+        for p in paths {
+            if let (Some(b), Some(wwid)) = (p.block_name(), &p.dev.wwid)
+                && m.slaves.iter().any(|s| s == b)
+            {
+                steps.push((
+                    Action::RemoveFromMap {
+                        map: live.clone(),
+                        path: PathRef {
+                            hctl: p.dev.hctl,
+                            wwid: wwid.clone(),
+                            block: Some(b.to_owned()),
+                            dev: p.dev.block.as_ref().and_then(|b| b.dev),
+                        },
+                    },
+                    OnFailure::Stop,
+                ));
+            }
+        }
+    }
     if let Some(m) = &mref
         && dead
         && force
@@ -295,6 +351,21 @@ fn sequence(
         ));
     }
     if !dead {
+        // Partition maps first: data written through mpathXp1 sits in that device's cache.
+        for p in map
+            .map(|m| classify::partition_maps(m, env.observed))
+            .unwrap_or_default()
+        {
+            if let Some(dev) = p.dev {
+                steps.push((
+                    Action::FlushBuffers {
+                        name: p.kernel_name.clone(),
+                        dev,
+                    },
+                    flush_rule,
+                ));
+            }
+        }
         if let (Some(m), Some(dev)) = (&mref, map.and_then(|m| m.dev)) {
             steps.push((
                 Action::FlushBuffers {

@@ -85,6 +85,9 @@ pub(crate) fn logouts(
                     attachment: None,
                     kind: FindingKind::WaitingForGrace {
                         remaining_secs: (env.policy.grace - elapsed).as_secs().max(1),
+                        removes_at: crate::model::rfc3339(
+                            env.ctx.now + (env.policy.grace - elapsed),
+                        ),
                     },
                 });
                 continue;
@@ -101,7 +104,7 @@ pub(crate) fn logouts(
             attachment: None,
             kind: FindingKind::Unwanted {
                 why: reason.clone(),
-                action: "logout and delete node record".into(),
+                action: env.policy.planned("logout and delete node record"),
             },
         });
         let mut needs: Vec<GroupId> = devices

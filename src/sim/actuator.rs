@@ -133,6 +133,11 @@ impl SimActuator {
                 target_id,
                 lun,
             } => self.scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            // The simulated kernel's identities do not go stale: a rescan changes nothing.
+            Action::RescanDevice { hctl, .. } => {
+                let present = self.sim.lock().devices.contains_key(hctl);
+                Ok(changed(present))
+            }
             Action::MultipathAdd { wwid, path } => {
                 let done = self.sim.multipath_add(path).map_err(|e| {
                     command_error(
@@ -166,6 +171,22 @@ impl SimActuator {
             Action::FlushBuffers { name, dev } => self.flush_buffers(name, *dev),
             Action::FlushMap { map, .. } => self.flush_map(map),
             Action::DeletePaths { paths, .. } => delete_sequentially(self, paths),
+            Action::RemoveFromMap { map, path } => {
+                let Some(block) = &path.block else {
+                    return Ok(Outcome::AlreadyConverged);
+                };
+                if self.verify_map(map, "take a path out of")?.is_none() {
+                    return Ok(Outcome::AlreadyConverged);
+                }
+                let done = self.sim.remove_from_map(block).map_err(|e| {
+                    command_error(
+                        format!("take {path} out of multipath map {}", map.name),
+                        &["multipathd", "del", "path", block],
+                        &e,
+                    )
+                })?;
+                Ok(changed(done))
+            }
             Action::WaitGone {
                 paths,
                 map,
@@ -331,6 +352,11 @@ impl SimActuator {
                     format!("{name} {}", show(found)),
                 ));
             }
+        }
+        // As the real actuator: a path still under a map is a live map's leg; the plan takes it
+        // out of the map first (`RemoveFromMap`) or flushes the map.
+        if let Some(m) = self.sim.lock().map_with_slave(&d.block) {
+            return Err(mismatch("holders", "none".into(), m.kernel_name()));
         }
         let done = self.sim.delete(p.hctl).map_err(|e| ActError::Write {
             what,

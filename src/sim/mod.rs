@@ -223,6 +223,16 @@ impl SimHost {
 
     // ---- multipath and uses ----
 
+    /// `multipathd del path <block>`: takes the path out of its map (`false`: it was in none).
+    pub fn remove_from_map(&self, block: &str) -> Result<bool, SimError> {
+        let mut st = self.lock();
+        if st.map_with_slave(block).is_none() {
+            return Ok(false);
+        }
+        st.path_removing(block)?;
+        Ok(true)
+    }
+
     /// `multipath /dev/<block>`. `false` if `block` is already in a map.
     pub fn multipath_add(&self, block: &str) -> Result<bool, SimError> {
         self.lock().multipath_add(block)

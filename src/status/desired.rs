@@ -1,7 +1,7 @@
 //! Desired vs observed, per attachment, for `status`: runs the (pure) planner over the state
-//! files and the snapshot and keeps only its verdict on each attachment. Read-only: no database
-//! is opened (a running daemon holds it), so first-seen times and detaches in progress are not
-//! shown here; `lunguard plan` shows those.
+//! files and the snapshot and keeps only its verdict on each attachment. Read-only: the caller
+//! may hand it the first-seen times from the database (so a device waiting for its grace period
+//! shows when it would be removed), but nothing is written; `lunguard plan` shows the steps.
 
 use std::time::SystemTime;
 
@@ -40,17 +40,23 @@ pub struct Desired {
     pub errors: Vec<String>,
 }
 
-/// Evaluates the config's state files against `snap`.
+/// Evaluates the config's state files against `snap`, with no first-seen times (every unwanted
+/// device is seen for the first time now).
 pub fn evaluate(config: &Config, ownership: crate::config::Ownership, snap: &Snapshot) -> Desired {
+    evaluate_in(config, ownership, snap, &Context::at(SystemTime::now()))
+}
+
+/// [`evaluate`] in a given context (first-seen times read from the database).
+pub fn evaluate_in(
+    config: &Config,
+    ownership: crate::config::Ownership,
+    snap: &Snapshot,
+    ctx: &Context,
+) -> Desired {
     match crate::desire::load_desired(config, ownership) {
         Ok(state) => {
             let policy = crate::engine::policy::from_config(config);
-            let plan = reconcile::plan(
-                &state.attachments,
-                snap,
-                &policy,
-                &Context::at(SystemTime::now()),
-            );
+            let plan = reconcile::plan(&state.attachments, snap, &policy, ctx);
             let unwanted = plan
                 .findings
                 .iter()

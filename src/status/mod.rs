@@ -4,6 +4,7 @@
 //! rendering is in `text` and `json`, both pure functions of a `Snapshot`.
 
 pub mod desired;
+mod grace;
 mod json;
 mod text;
 
@@ -83,8 +84,20 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, StatusError> 
     let roots = roots_from_args(args)?;
     tracing::debug!(?roots, "taking snapshot");
     let snap = snapshot(&roots);
-    let desired = desired_config(args)?
-        .map(|c| desired::evaluate(&c, crate::config::Ownership::for_this_process(), &snap));
+    let host = args.fixture.is_none() && args.sysfs_root.is_none() && args.proc_root.is_none();
+    let desired = desired_config(args)?.map(|c| {
+        let ctx = grace::context(&c);
+        let mut d = desired::evaluate_in(
+            &c,
+            crate::config::Ownership::for_this_process(),
+            &snap,
+            &ctx,
+        );
+        if host && let Some(unwanted) = grace::from_daemon(&c) {
+            d.unwanted = unwanted;
+        }
+        d
+    });
     print(&snap, desired.as_ref(), args.json, out)?;
     let problems = snap.all_problems().len();
     let unconverged = desired.as_ref().is_some_and(|d| {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the QEMU guest used by lunguard's real-kernel tests, from Debian 12 packages only:
-# Debian's kernel, busybox-static, udev, multipath-tools, open-iscsi, dmsetup and their libraries.
+# Debian's kernel, busybox-static, udev, multipath-tools, open-iscsi, dmsetup, util-linux's setpriv
+# (busybox's cannot set the capability bounding set) and their libraries.
 #
 # Output (git-ignored): tests/vm/cache/image/{vmlinuz,initrd.gz,KEY}. The image is rebuilt only when
 # its inputs change: the resolved package versions, this script and tests/vm/guest/*.
@@ -29,7 +30,7 @@ kver=${kpkg#linux-image-}
 # are listed here because they are not installed on the host.
 pkgs=(
     "$kpkg" busybox-static udev kmod dmsetup multipath-tools kpartx open-iscsi lsscsi sg3-utils
-    e2fsprogs
+    e2fsprogs util-linux
     libsgutils2-1.46-2 libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libisns0
     libopeniscsiusr libkmod2 libudev1 libsystemd0 libssl3 libzstd1 liblzma5 libacl1 libblkid1
     libcap2 libselinux1 libmount1 libpcre2-8-0 libbsd0 libmd0 libtinfo6 liblz4-1 libgcrypt20
@@ -96,7 +97,7 @@ done
 # Binaries taken from the packages, at their Debian paths.
 bins=(bin/udevadm bin/kmod sbin/dmsetup sbin/multipath sbin/multipathd sbin/kpartx sbin/iscsiadm
       sbin/iscsid sbin/iscsi-iname usr/bin/lsscsi usr/bin/sg_inq usr/bin/sg_vpd usr/bin/sg_luns
-      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id)
+      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id usr/bin/setpriv)
 for b in "${bins[@]}"; do
     mkdir -p "$root/$(dirname "$b")"
     rm -f "$root/$b"

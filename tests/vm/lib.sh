@@ -286,7 +286,9 @@ no_lun() { [ ! -e "/sys/class/scsi_device/$1:0:0:$3" ] && [ ! -e "/sys/class/scs
 lg_daemon_up() {
     [ "$#" -gt 0 ] || set -- -v
     n0=$(grep -c 'first full observation' "$OUT/daemon.log" 2>/dev/null) || n0=0
-    lunguard "$@" daemon --config "$LG_CONF" >>"$OUT/daemon.log" 2>&1 &
+    # $LG_WRAP: a command the daemon runs under (e.g. setpriv with the unit's bounding set); it
+    # must exec lunguard so that $! is the daemon's pid.
+    ${LG_WRAP:-} lunguard "$@" daemon --config "$LG_CONF" >>"$OUT/daemon.log" 2>&1 &
     LG_PID=$!
     wait_for 60 sh -c "[ \"\$(grep -c 'first full observation' '$OUT/daemon.log')\" -gt $n0 ]" \
         || fail "daemon not ready: $(tail -n 30 "$OUT/daemon.log")"
@@ -328,3 +330,13 @@ maps_are() {
 }
 # log_lines PATTERN: lines of the daemon log matching PATTERN (grep -E), 0 if none
 log_lines() { grep -cE "$1" "$OUT/daemon.log" 2>/dev/null || true; }
+
+# --- the shipped unit's sandbox (issue 7) -----------------------------------------------------------
+# unit_bounding_set: the unit's CapabilityBoundingSet= as setpriv's --bounding-set argument
+# ("-all,+sys_admin,+net_admin,..."): what systemd leaves root when it starts lunguard.
+unit_bounding_set() {
+    caps=$(sed -n 's/^CapabilityBoundingSet=//p' /share/lunguard.service | tr ' ' '\n' | grep . |
+        sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/+/' | tr '\n' ',' | sed 's/,$//')
+    [ -n "$caps" ] || fail "no CapabilityBoundingSet= in /share/lunguard.service"
+    echo "-all,$caps"
+}

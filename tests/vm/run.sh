@@ -24,6 +24,8 @@ cp "$scenario" "$share/scenario.sh"
 # Scenarios may share steps: the whole directory is there as /share/scenarios.
 cp -r "$here/scenarios" "$share/scenarios"
 cp "$here/lib.sh" "$share/lib.sh"
+# The shipped unit: scenarios run the daemon under its capability bounding set.
+cp "$top/systemd/lunguard.service" "$share/lunguard.service"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
 
 name=$(basename "$scenario" .sh)

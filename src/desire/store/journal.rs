@@ -38,6 +38,9 @@ pub enum Outcome {
     Changed,
     /// Nothing needed doing.
     AlreadyConverged,
+    /// A dry run (observe mode, `apply --once --dry-run`): it would have changed the system,
+    /// nothing was done. Added after `changed`; records written before it still read.
+    WouldChange,
     /// It failed; the device was kept.
     Failed {
         /// The error, as reported.
@@ -65,4 +68,35 @@ pub struct JournalEntry {
     pub intent: Intent,
     /// How it ended, if it did.
     pub outcome: Option<OutcomeRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `would_change` was added to a journal that already has records: every outcome written
+    /// before it must still decode, and the new one round-trips under its own name.
+    #[test]
+    fn old_outcomes_still_read_and_would_change_round_trips() {
+        for (json, want) in [
+            (r#"{"result":"changed"}"#, Outcome::Changed),
+            (
+                r#"{"result":"already_converged"}"#,
+                Outcome::AlreadyConverged,
+            ),
+            (r#"{"result":"interrupted"}"#, Outcome::Interrupted),
+            (
+                r#"{"result":"failed","error":"e"}"#,
+                Outcome::Failed { error: "e".into() },
+            ),
+        ] {
+            assert_eq!(serde_json::from_str::<Outcome>(json).unwrap(), want);
+        }
+        let w = serde_json::to_string(&Outcome::WouldChange).unwrap();
+        assert_eq!(w, r#"{"result":"would_change"}"#);
+        assert_eq!(
+            serde_json::from_str::<Outcome>(&w).unwrap(),
+            Outcome::WouldChange
+        );
+    }
 }

@@ -88,10 +88,7 @@ impl SledStore {
             }
             Err((_, e)) => return Err(io(e.into())),
         };
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(sled_err("open"))?;
+        let db = open_sled(path)?;
         match db.get(b"schema").map_err(sled_err("read schema"))? {
             None => {
                 db.insert(b"schema", SCHEMA)
@@ -295,3 +292,26 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests;
+
+/// How long [`open_sled`] waits for sled's own file lock.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens sled at `path`. Our `flock` is already held, so no other lunguard process has the
+/// database; sled's own lock may still be held for a moment by the flusher thread of a store this
+/// process just dropped (a restart in tests, `apply --once` passes), so a lock refusal is retried
+/// briefly instead of failing the open.
+fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < SLED_LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(sled_err("open")(e)),
+        }
+    }
+}

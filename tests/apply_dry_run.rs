@@ -1,0 +1,83 @@
+//! Issue 7 item 5: `apply --once --dry-run` (and `apply --once` in observe mode) records
+//! first-seen times, so a leftover's grace period runs out across runs and the dry run then
+//! shows the removal it would make — "would change", never "changed" — and removes nothing.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use lunguard::cli::Exit;
+use lunguard::commands::apply;
+use lunguard::config::{Config, Ownership};
+use lunguard::desire::store::MemoryStore;
+use lunguard::engine::{Engine, Inspector};
+use lunguard::sim::{Lab, ScanMode, scratch_root};
+
+/// LUN 0 of a 2-LUN lab is declared; both are attached, so LUN 1 is a leftover.
+fn world(dir: &Path, mode: &str) -> (Lab, Engine) {
+    let lab = Lab::new(dir.join("host"), 2).unwrap();
+    for p in &lab.portals {
+        lab.sim.login(&lab.target, p, ScanMode::Automatic).unwrap();
+    }
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("lab.toml"), lab.state_file(&[0])).unwrap();
+    let mut config = Config::parse(
+        Path::new("lunguard.toml"),
+        &format!("mode = \"{mode}\"\n[policy]\ngrace = \"1s\"\n"),
+    )
+    .unwrap();
+    config.state_dir = state;
+    let roots = lab.sim.roots();
+    config.roots.sys = roots.sys;
+    config.roots.proc = roots.proc;
+    config.roots.dev = roots.dev;
+    // The sim's multipathd answers path states: a map whose path states nobody reports is
+    // refused removal (fail closed), so the rig needs them as a real host has them.
+    let (open, paths) = (lab.sim.clone(), lab.sim.clone());
+    let engine = Engine::with_store(
+        config,
+        Ownership::Trust,
+        Box::new(MemoryStore::new()),
+        Inspector::from_fn(move || open.open_counts(), move || paths.path_states()),
+    );
+    (lab, engine)
+}
+
+fn run(engine: &Engine, dry_run: bool) -> (Exit, String) {
+    let mut out = Vec::new();
+    let exit = apply::run_engine(engine, dry_run, &mut out).unwrap();
+    (exit, String::from_utf8(out).unwrap())
+}
+
+/// Bug: `apply --once` called `Engine::remember` only when not a dry run, so `--dry-run` (and
+/// observe mode) showed "waiting 1s more" on every run and never the removal.
+#[test]
+fn dry_run_records_first_seen_and_previews_the_removal_after_grace() {
+    for (mode, dry_run) in [("enforce", true), ("observe", false)] {
+        let dir = tempfile::tempdir_in(scratch_root()).unwrap();
+        let (lab, engine) = world(dir.path(), mode);
+        let (_, first) = run(&engine, dry_run);
+        assert!(first.contains("would remove at "), "{mode}:\n{first}");
+        assert!(
+            !engine.store().seen().unwrap().is_empty(),
+            "{mode}: first-seen times recorded"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        let (_, second) = run(&engine, dry_run);
+        assert!(
+            second.contains("[would change] remove "),
+            "{mode}:\n{second}"
+        );
+        assert!(!second.contains("[changed]"), "{mode}:\n{second}");
+        assert!(
+            second.contains(" would change, "),
+            "{mode}: summary\n{second}"
+        );
+        assert!(
+            lab.sim.devices().iter().any(|d| d.hctl.lun == 1),
+            "{mode}: nothing removed"
+        );
+    }
+}
