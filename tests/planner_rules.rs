@@ -793,20 +793,7 @@ fn declared_lun_whose_paths_all_failed_is_degraded_never_converged() {
     c.path_states.insert("sde".into(), PathState::Failed);
     c.path_states.insert("sdf".into(), PathState::Failed);
     let p = plan(&declared(&[0, 1, 2]), &t.snap, &no_grace(), &c);
-    // A declared LUN is never removed; its failed, still running paths are rescanned (multipathd
-    // fails a path whose WWID changed; the cached device/wwid is not trusted alone).
-    assert_eq!(
-        p.steps
-            .iter()
-            .map(|s| match &s.action {
-                Action::RescanDevice { hctl, .. } => hctl.to_string(),
-                a => panic!("only rescans, not {a}"),
-            })
-            .collect::<Vec<_>>(),
-        ["0:0:0:2", "1:0:0:2"],
-        "{p}"
-    );
-    assert!(p.steps.iter().all(|s| s.on_failure == OnFailure::Continue));
+    assert!(p.steps.is_empty(), "a declared LUN is never removed: {p}");
     let vol2 = att_kinds(&p, "vol2");
     assert_eq!(vol2.len(), 1);
     match &vol2[0] {
@@ -867,6 +854,37 @@ fn remapped_wwid_at_declared_address_makes_the_attachment_wrong_wwid() {
 fn att_kinds(p: &lunguard::reconcile::Plan, name: impl Into<String>) -> Vec<FindingKind> {
     let subject = Subject::Attachment { name: name.into() };
     p.findings_for(&subject).map(|f| f.kind.clone()).collect()
+}
+
+/// Issue 7, item 4: after a unit attention put identities in doubt (a remap behind the same
+/// address keeps the old cached WWID), the in-scope devices are rescanned first and nothing is
+/// removed on the strength of their cached WWID in that pass; out-of-scope devices are not
+/// touched.
+#[test]
+fn identities_in_doubt_are_rescanned_before_any_removal() {
+    let mut t = two_portal_mpath(3);
+    t.host(5, "ahci").disk("5:0:0:0", None, "sdz", &wwid(9));
+    let mut c = ctx();
+    for h in ["0:0:0:1", "0:0:0:2", "5:0:0:0"] {
+        c.reverify.insert(h.parse().expect("hctl"));
+    }
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    let rescanned: Vec<String> = p
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::RescanDevice { hctl, .. } => Some(hctl.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rescanned, ["0:0:0:1", "0:0:0:2"], "{p}");
+    assert!(
+        deleted(&p).is_empty(),
+        "LUN 2's removal waits for its fresh WWID: {p}"
+    );
+    // Without the doubt, LUN 2 (undeclared) goes as before.
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &ctx());
+    assert_eq!(deleted(&p), [h("0:0:0:2"), h("1:0:0:2")]);
 }
 
 #[test]

@@ -516,9 +516,10 @@ fn daemon_keeps_bare_disks_in_use_in_ways_its_own_namespace_cannot_see() {
 /// Issue 7, item 4: leftover shapes from the seeds. An unwanted map's unused kpartx partition map
 /// goes with it; a mounted partition map keeps its map (alerted) until unmounted; a portal dropped
 /// from a declared multipath attachment leaves the live, mounted map (`multipathd del path`) before
-/// its path is deleted, the data reads back intact, and its session is logged out once empty.
+/// its path is deleted, the data reads back intact, and its session is logged out once empty; a
+/// LUN remapped behind a declared address is rescanned on the unit attention and reported.
 #[test]
-fn daemon_handles_partition_maps_and_a_dropped_portal() {
+fn daemon_handles_partition_maps_a_dropped_portal_and_a_remap() {
     let out = run_scenario("daemon-leftover-shapes.sh");
     let maps = read(out.path(), "maps.txt");
     let m: Vec<&str> = maps.split_whitespace().collect();
@@ -545,6 +546,21 @@ fn daemon_handles_partition_maps_and_a_dropped_portal() {
     assert!(
         log.contains("LUNGUARD_KIND=session_logged_out"),
         "the dropped portal's session was not logged out:\n{log}"
+    );
+    // (d) the remap: rescanned on the unit attention, then reported as another LUN.
+    let remap = read(out.path(), "remap.txt");
+    let (hctl, old_wwid) = remap.trim().split_once(' ').expect("hctl and wwid");
+    assert!(
+        log.lines().any(
+            |l| l.contains(&format!("rescan {hctl} (1 > device/rescan)"))
+                && l.contains(": changed")
+        ),
+        "no rescan of {hctl}:\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("LUNGUARD_KIND=wwid_mismatch") && l.contains(old_wwid)),
+        "the remap was not reported against the declared {old_wwid}:\n{log}"
     );
     assert_clean_stop(&log);
 }

@@ -654,13 +654,13 @@ fn rescan_device_writes_1_to_its_rescan_attribute() {
     let a = real(&t, no_tools());
     let action = Action::RescanDevice {
         hctl: Hctl::new(3, 0, 0, 1),
-        wwid: EXAMPLE_WWID.parse().unwrap(),
+        wwid: Some(EXAMPLE_WWID.parse().unwrap()),
     };
     assert_eq!(a.execute(&action).unwrap(), Outcome::Changed);
     assert_eq!(fs::read_to_string(&attr).unwrap(), "1");
     let gone = Action::RescanDevice {
         hctl: Hctl::new(3, 0, 0, 9),
-        wwid: EXAMPLE_WWID.parse().unwrap(),
+        wwid: None,
     };
     assert_eq!(a.execute(&gone).unwrap(), Outcome::AlreadyConverged);
 }

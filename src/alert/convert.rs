@@ -302,7 +302,13 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             .with(field::HCTL, format!("{host}:{channel}:{target_id}:{lun}"))
             .with(field::TARGET, target),
         Action::MultipathAdd { wwid, path } => a.with(field::WWID, wwid).with(field::DEVICE, path),
-        Action::RescanDevice { hctl, wwid } => a.with(field::HCTL, hctl).with(field::WWID, wwid),
+        Action::RescanDevice { hctl, wwid } => {
+            let a = a.with(field::HCTL, hctl);
+            match wwid {
+                Some(w) => a.with(field::WWID, w),
+                None => a,
+            }
+        }
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => {
             let mut a = a
                 .with(field::DM_NAME, &map.name)

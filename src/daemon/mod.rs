@@ -214,6 +214,14 @@ impl Daemon {
                     match input {
                         Input::Uevent(ev) => {
                             let keys = uevent::keys(&ev);
+                            let doubt = uevent::identity_keys(&ev);
+                            if !doubt.is_empty() {
+                                info!(devpath = %ev.devpath, keys = ?doubt, "unit attention: identities to re-read");
+                                self.engine
+                                    .lock()
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .reverify(doubt);
+                            }
                             debug!(action = ev.action.as_str(), devpath = %ev.devpath, keys = ?keys, "uevent");
                             // A uevent does not clear degraded steps: a failing flush or delete
                             // makes uevents itself, which would defeat the retry cap.
@@ -395,6 +403,15 @@ impl Daemon {
         };
         sd(self.notifier.status(&status));
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(doc);
+        // Identities were re-read: judge them now, not at the next event (a rescan need not
+        // make one).
+        if pass.plan.as_ref().is_some_and(|p| {
+            p.steps
+                .iter()
+                .any(|s| matches!(s.action, crate::reconcile::Action::RescanDevice { .. }))
+        }) {
+            sched.event(Instant::now());
+        }
         Ok(report.ok() || {
             if report.only_stale_failures() {
                 // The kernel moved since the plan; nothing was written. Plan again now.

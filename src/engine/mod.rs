@@ -24,6 +24,7 @@ pub use journal::StoreJournal;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
 use crate::config::{Config, Ownership};
+use crate::controller::Key;
 use crate::desire::store::SledStore;
 use crate::desire::{self, Reload, Store, StoreError};
 use crate::model::Iqn;
@@ -59,6 +60,8 @@ pub struct Engine {
     store: Box<dyn Store>,
     inspector: Inspector,
     locks: TargetLocks,
+    /// Keys whose identity a unit attention put in doubt, waiting for the next pass.
+    reverify: std::sync::Mutex<Vec<Key>>,
 }
 
 impl Engine {
@@ -87,6 +90,7 @@ impl Engine {
             store,
             inspector,
             locks: TargetLocks::default(),
+            reverify: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -105,6 +109,41 @@ impl Engine {
         self.config = config;
     }
 
+    /// Notes keys whose identity may have changed (`uevent::identity_keys`): the next pass
+    /// rescans their in-scope devices before planning anything destructive for them.
+    pub fn reverify(&self, keys: impl IntoIterator<Item = Key>) {
+        self.reverify
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(keys);
+    }
+
+    /// The devices of the noted keys present in `snapshot` (the notes are taken).
+    fn take_reverify(&self, snapshot: &Snapshot) -> std::collections::BTreeSet<crate::model::Hctl> {
+        let keys = std::mem::take(
+            &mut *self
+                .reverify
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        snapshot
+            .devices
+            .iter()
+            .map(|d| d.hctl)
+            .filter(|h| {
+                keys.iter().any(|k| match k {
+                    Key::Device(d) => d == h,
+                    Key::TargetLuns {
+                        host,
+                        channel,
+                        target,
+                    } => h.host == *host && h.channel == *channel && h.target == *target,
+                    _ => false,
+                })
+            })
+            .collect()
+    }
+
     /// Reloads desired state, observes and plans. Writes only the desired state (when the load
     /// is good); first-seen times are persisted by [`Engine::remember`].
     pub fn prepare(&self, now: SystemTime) -> Result<Pass, EngineError> {
@@ -113,6 +152,7 @@ impl Engine {
         let snapshot = snapshot(&self.config.roots.to_roots());
         let mut ctx = self.context(now)?;
         inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
+        ctx.reverify = self.take_reverify(&snapshot);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);
             let first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);

@@ -12,7 +12,7 @@ mod udevadm;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use keys::{SDEV_UA_LUNS_CHANGED, keys};
+pub use keys::{SDEV_UA_INQUIRY_CHANGED, SDEV_UA_LUNS_CHANGED, identity_keys, keys};
 pub use udevadm::{UdevadmParseError, parse_udevadm_monitor};
 
 /// The kernel's uevent actions (`kobject_action` in lib/kobject_uevent.c).

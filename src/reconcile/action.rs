@@ -79,13 +79,13 @@ pub enum Action {
     },
     /// `echo 1 > <sys>/class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads the
     /// device's INQUIRY and VPD pages, so a LUN remapped behind the same address shows its new
-    /// WWID instead of the cached one. Planned for a declared path that multipathd failed while its
-    /// SCSI device still runs (multipathd fails a path whose WWID changed). Not destructive.
+    /// WWID instead of the cached one. Planned for an in-scope device after a unit attention said
+    /// its identity may have changed. Not destructive.
     RescanDevice {
         /// Address.
         hctl: Hctl,
-        /// The WWID cached before the rescan.
-        wwid: Wwid,
+        /// The WWID cached before the rescan, if any.
+        wwid: Option<Wwid>,
     },
     /// Ask multipath to build the map for a LUN whose paths are present.
     MultipathAdd {
@@ -229,7 +229,8 @@ impl fmt::Display for Action {
             }
             Self::RescanDevice { hctl, wwid } => write!(
                 f,
-                "rescan {hctl} (1 > device/rescan): re-read its identity, cached {wwid}"
+                "rescan {hctl} (1 > device/rescan): re-read its identity, cached {}",
+                wwid.as_ref().map_or("none", Wwid::as_str)
             ),
             Self::DisableQueueing { map } => write!(
                 f,

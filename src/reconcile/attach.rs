@@ -14,8 +14,6 @@ use super::finding::{Finding, FindingKind, Subject};
 /// The actions one attachment needs and its findings.
 #[derive(Debug, Default)]
 pub(crate) struct AttachPlan {
-    /// Device rescans: identities to re-read before the cached WWID is trusted.
-    pub rescans: Vec<Action>,
     pub logins: Vec<Action>,
     pub scans: Vec<Action>,
     pub multipath: Vec<Action>,
@@ -141,15 +139,6 @@ pub(crate) fn attachment(
                 }
             }
             _ if failed => {
-                // multipathd fails a path whose WWID changed (a remap) while the SCSI device
-                // keeps running with the old, cached identity: re-read it, and the next pass
-                // judges the fresh WWID.
-                if let Some(w) = &dev.wwid {
-                    out.rescans.push(Action::RescanDevice {
-                        hctl: dev.hctl,
-                        wwid: w.clone(),
-                    });
-                }
                 degraded.push(format!("{label} failed in multipathd"));
                 unusable.push(format!("{label} failed"));
                 FindingKind::Degraded {

@@ -53,6 +53,10 @@ pub struct Context {
     /// name; absent means not asked (then the other signals decide). Gathered by the caller for
     /// the disks a first plan would remove, and the plan made again.
     pub claims: BTreeMap<String, ClaimState>,
+    /// Devices whose identity a unit attention said may have changed (a LUN inventory or INQUIRY
+    /// change): their cached WWID is re-read (`RescanDevice`) before any removal of them is
+    /// planned. Filled by the daemon from uevents; empty for the one-shot commands.
+    pub reverify: BTreeSet<Hctl>,
 }
 
 /// The kernel's answer to an exclusive open of a block device.
@@ -81,6 +85,7 @@ impl Context {
             open_devs: BTreeMap::new(),
             unreadable_procs: Vec::new(),
             claims: BTreeMap::new(),
+            reverify: BTreeSet::new(),
         }
     }
 }

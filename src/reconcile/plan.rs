@@ -103,15 +103,44 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
     let mut seen: BTreeSet<DeviceKey> = BTreeSet::new();
     let luns = super::classify::luns(desired, observed, policy, ctx);
 
+    let mut b = Builder::default();
+    // Identities a unit attention put in doubt are re-read first; nothing is removed on the
+    // strength of a cached WWID that may be stale (the next pass judges the fresh one).
+    let mut rescans: Vec<Action> = Vec::new();
+    for lun in luns.iter().filter(|l| l.in_scope) {
+        for p in lun
+            .paths
+            .iter()
+            .filter(|p| ctx.reverify.contains(&p.dev.hctl))
+        {
+            rescans.push(Action::RescanDevice {
+                hctl: p.dev.hctl,
+                wwid: p.dev.wwid.clone(),
+            });
+        }
+    }
+    for a in rescans {
+        let g = b.group();
+        b.push(
+            (g, &[]),
+            &[],
+            a,
+            "a unit attention said its identity may have changed: re-read it before trusting the cached WWID",
+            OnFailure::Continue,
+        );
+    }
+
     let mut candidates: Vec<Candidate> = Vec::new();
     for lun in luns.iter().filter(|l| l.in_scope) {
         seen.extend(lun.keys());
+        if lun.paths.iter().any(|p| ctx.reverify.contains(&p.dev.hctl)) {
+            continue;
+        }
         if let Some(c) = remove::unwanted(&env, lun, &mut findings) {
             candidates.push(c);
         }
     }
 
-    let mut b = Builder::default();
     let mut removed: BTreeMap<Hctl, GroupId> = BTreeMap::new();
     let tripped = candidates.len() > policy.blast_radius;
     if tripped {
@@ -146,20 +175,11 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
 
     let mut attach_steps: Vec<(Action, String)> = Vec::new();
     let (mut logins, mut scans, mut maps) = (Vec::new(), Vec::new(), Vec::new());
-    let mut rescans: Vec<(Action, String)> = Vec::new();
+
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
         let p = attach::attachment(observed, att, excluded, &ctx.path_states);
         let why = |a: Action| (a, format!("declared by {}", att.name));
-        rescans.extend(p.rescans.into_iter().map(|a| {
-            (
-                a,
-                format!(
-                    "declared by {}; multipathd failed the path while its device runs: the cached WWID may be stale",
-                    att.name
-                ),
-            )
-        }));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
         maps.extend(p.multipath.into_iter().map(why));
@@ -170,12 +190,6 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
         if !attach_steps.iter().any(|(x, _)| x == &a) {
             attach_steps.push((a, r));
         }
-    }
-    // Rescans stand alone: a failed one leaves the cached identity, which the verdict already
-    // distrusts (degraded).
-    for (a, r) in rescans {
-        let g = b.group();
-        b.push((g, &[]), &[], a, &r, OnFailure::Continue);
     }
     for (a, r) in attach_steps {
         let g = b.group();

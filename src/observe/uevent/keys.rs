@@ -13,6 +13,32 @@ use super::{Action, Uevent};
 /// uevent when a target's LUN inventory changed (`SDEV_EVT_LUN_CHANGE_REPORTED`).
 pub const SDEV_UA_LUNS_CHANGED: &str = "REPORTED_LUNS_DATA_HAS_CHANGED";
 
+/// The `SDEV_UA` value of a unit attention saying a device's INQUIRY data (its identity among
+/// it) changed (`SDEV_EVT_INQUIRY_CHANGE_REPORTED`).
+pub const SDEV_UA_INQUIRY_CHANGED: &str = "INQUIRY_DATA_HAS_CHANGED";
+
+/// The keys whose *identity* `ev` says may have changed: the kernel keeps a device's WWID from
+/// its first scan, so after a LUN inventory change (a remap: another LUN behind the same
+/// address — seen in the test VM: the cached `device/wwid` stays the old one and multipathd
+/// keeps the path active) or an INQUIRY change, the cached identity must be re-read
+/// (`device/rescan`) before it is trusted. Empty for every other event.
+pub fn identity_keys(ev: &Uevent) -> Vec<Key> {
+    if ev.subsystem != "scsi" || ev.action != Action::Change {
+        return Vec::new();
+    }
+    match ev.get("SDEV_UA") {
+        Some(SDEV_UA_LUNS_CHANGED | SDEV_UA_INQUIRY_CHANGED) => keys(ev)
+            .into_iter()
+            .filter(|k| {
+                matches!(k, Key::TargetLuns { .. })
+                    || (ev.get("SDEV_UA") == Some(SDEV_UA_INQUIRY_CHANGED)
+                        && matches!(k, Key::Device(_)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The keys `ev` concerns; empty for events lunguard never governs (a loop
 /// device, an NVMe disk, a `bdi` or `bsg` node).
 pub fn keys(ev: &Uevent) -> Vec<Key> {
@@ -200,6 +226,34 @@ mod tests {
             ],
         );
         assert_eq!(keys(&reset), [Key::Device(Hctl::new(0, 0, 0, 2))]);
+    }
+
+    /// Issue 7, item 4: seen in the test VM, a LUN remapped behind the same address keeps its
+    /// cached WWID and multipathd keeps the path active; the unit attention is the only sign.
+    #[test]
+    fn identity_is_in_doubt_only_after_lun_inventory_or_inquiry_changes() {
+        let ua = |v: &str| {
+            ev(
+                "change",
+                DEV,
+                "scsi",
+                &[("DEVTYPE", "scsi_device"), ("SDEV_UA", v)],
+            )
+        };
+        assert_eq!(
+            identity_keys(&ua(SDEV_UA_LUNS_CHANGED)),
+            [Key::TargetLuns {
+                host: 0,
+                channel: 0,
+                target: 0
+            }]
+        );
+        assert_eq!(
+            identity_keys(&ua(SDEV_UA_INQUIRY_CHANGED)),
+            [Key::Device(Hctl::new(0, 0, 0, 2))]
+        );
+        assert!(identity_keys(&ua("POWER_ON_RESET_OCCURRED")).is_empty());
+        assert!(identity_keys(&ev("add", DEV, "scsi", &[("DEVTYPE", "scsi_device")])).is_empty());
     }
 
     #[test]

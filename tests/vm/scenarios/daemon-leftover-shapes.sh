@@ -4,7 +4,9 @@
 #       once unmounted; (c) a portal dropped from a still-declared multipath attachment whose map is
 #       mounted with data on it: the path is taken out of the live map (multipathd del path), then
 #       deleted; the map stays mounted on the other path and the data reads back intact; the
-#       dropped portal's session is logged out once no LUN is left on it.
+#       dropped portal's session is logged out once no LUN is left on it; (d) a remap behind a
+#       declared address (another LUN at the same number): the unit attention makes the daemon
+#       rescan the device, and the fresh WWID is reported as not the declared one.
 . /share/lib.sh
 iscsi_mpath_up
 m0=$(map_of "$h1:0:0:0") m1=$(map_of "$h1:0:0:1") m2=$(map_of "$h1:0:0:2")
@@ -83,6 +85,26 @@ run umount /mnt/part
 wait_for 90 sh -c "! iscsiadm -m session 2>/dev/null | grep -q ' $P2,'" \
     || fail "(b) not removed and logged out after the unmount: $(ls /sys/class/scsi_device) $(tail -n 40 "$OUT/daemon.log")"
 dm_exists "$m2" && fail "(b) map $m2 left behind after the unmount"
+# (d) a remap behind a declared address: LUN 3 (declared on the first portal) is pointed at another
+# backstore at the same LUN number. The kernel keeps the old cached WWID and multipathd the path;
+# the unit attention makes the daemon rescan the device, and the fresh WWID is not the declared one.
+lio_lun "$T" 5 && lio_unmap "$T" 5
+w3=$(wwid_of "$h1:0:0:3")
+acl=$CFG/iscsi/$T/tpgt_1/acls/$INITIATOR tpg=$CFG/iscsi/$T/tpgt_1
+rm -f "$acl/lun_3/map_3" && rmdir "$acl/lun_3"
+rm -f "$tpg/lun/lun_3/lio_3"
+ln -s "$CFG/core/rd_mcp_$(lio_tid "$T")/lun5" "$tpg/lun/lun_3/lio_5" || fail "(d) relink"
+mkdir -p "$acl/lun_3" && ln -s "$tpg/lun/lun_3" "$acl/lun_3/map_3"
+d3=$(ls "/sys/class/scsi_device/$h1:0:0:3/device/block")
+# Any I/O collects the unit attention.
+dd if="/dev/$d3" of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null
+wait_for 60 sh -c "grep -q 'rescan $h1:0:0:3 ' '$OUT/daemon.log'" \
+    || fail "(d) the daemon did not rescan the remapped device: $(tail -n 40 "$OUT/daemon.log")"
+wait_for 60 sh -c "[ ! -e /sys/class/scsi_device/$h1:0:0:3 ] || [ \"\$(cat /sys/class/scsi_device/$h1:0:0:3/device/wwid)\" != '$w3' ]" \
+    || fail "(d) the cached WWID was never re-read"
+wait_for 60 sh -c "grep -q 'LUNGUARD_KIND=wwid_mismatch' '$OUT/daemon.log'" \
+    || fail "(d) no wwid_mismatch alert: $(tail -n 40 "$OUT/daemon.log")"
+echo "$h1:0:0:3 $w3" >"$OUT/remap.txt"
 ls /sys/class/scsi_device >"$OUT/devices-after.txt"
 umount /mnt/keep
 lg_daemon_stop
