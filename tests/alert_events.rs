@@ -295,3 +295,38 @@ fn flapping_device_is_rate_limited_then_summarised() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].field(field::SUPPRESSED_COUNT), Some("3"));
 }
+
+#[test]
+fn a_flush_that_force_went_past_and_disabled_queueing_alert_data_loss() {
+    // Issue 7: under force a failed flush was reported like any failed flush, and switching a
+    // dead map to fail_if_no_path (queued writes fail) as a plain "action done".
+    let forced = StepResult::Failed {
+        error: "writeback to /dev/sdc failed (Input/output error)".into(),
+        stopped: false,
+    };
+    let buffers = Action::FlushBuffers {
+        name: "sdc".into(),
+        dev: DevT::new(8, 32),
+    };
+    let a = outcome(buffers.clone(), forced);
+    assert_eq!(a.kind, AlertKind::DataLossForced);
+    assert_eq!(a.priority, Priority::Crit);
+    assert!(a.field(field::ERROR).unwrap().contains("writeback"));
+    let kept = StepResult::Failed {
+        error: "writeback to /dev/sdc failed (Input/output error)".into(),
+        stopped: true,
+    };
+    assert_eq!(outcome(buffers, kept).kind, AlertKind::FlushFailed);
+    let disable = Action::DisableQueueing {
+        map: MapRef {
+            name: "mpatha".parse().unwrap(),
+            kernel_name: "dm-2".into(),
+            uuid: None,
+            dev: Some(DevT::new(253, 2)),
+        },
+    };
+    assert_eq!(
+        outcome(disable, StepResult::Changed).kind,
+        AlertKind::DataLossForced
+    );
+}

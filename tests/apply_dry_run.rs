@@ -33,11 +33,14 @@ fn world(dir: &Path, mode: &str) -> (Lab, Engine) {
     config.roots.sys = roots.sys;
     config.roots.proc = roots.proc;
     config.roots.dev = roots.dev;
+    // The sim's multipathd answers path states: a map whose path states nobody reports is
+    // refused removal (fail closed), so the rig needs them as a real host has them.
+    let (open, paths) = (lab.sim.clone(), lab.sim.clone());
     let engine = Engine::with_store(
         config,
         Ownership::Trust,
         Box::new(MemoryStore::new()),
-        Inspector::none(),
+        Inspector::from_fn(move || open.open_counts(), move || paths.path_states()),
     );
     (lab, engine)
 }

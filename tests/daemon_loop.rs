@@ -60,11 +60,14 @@ async fn rig_with(config: &str, prepare: impl FnOnce(&Lab, &SimActuator)) -> (Ri
     config.roots.sys = roots.sys;
     config.roots.proc = roots.proc;
     config.roots.dev = roots.dev;
+    // The sim's multipathd answers path states: a map whose path states nobody reports is
+    // refused removal (fail closed), so the rig needs them as a real host has them.
+    let (open, paths) = (lab.sim.clone(), lab.sim.clone());
     let engine = Engine::with_store(
         config.clone(),
         Ownership::Trust,
         Box::new(MemoryStore::new()),
-        Inspector::none(),
+        Inspector::from_fn(move || open.open_counts(), move || paths.path_states()),
     );
     let act = Arc::new(SimActuator::new(lab.sim.clone()));
     prepare(&lab, &act);
@@ -381,4 +384,33 @@ async fn an_unwanted_lun_released_without_any_uevent_is_removed_without_waiting_
         summary.passes >= 2,
         "a pass with no event did it: {summary:?}"
     );
+}
+
+#[tokio::test]
+async fn a_repeated_state_change_event_with_the_same_state_keeps_a_degraded_step_degraded() {
+    // Issue 7, seen in the VM: the state watch reported one edit twice; the second report came
+    // after the pass that had degraded a removal (a writeback error), cleared the mark, and the
+    // next pass deleted the disk with its lost data. Only a desired state that differs clears it.
+    let r = rig(|_, act| act.fail_with("flush_map", 1000, "flush failed: I/O error on dm-1")).await;
+    let act = r.act.clone();
+    let flushes = move || {
+        act.calls()
+            .iter()
+            .filter(|c| matches!(c, Recorded::Action(Action::FlushMap { .. })))
+            .count()
+    };
+    let alerts = r.alerts.clone();
+    assert!(until(|| alerts.kinds().contains(&AlertKind::KeyDegraded)).await);
+    let at_degrade = flushes();
+    for _ in 0..3 {
+        r.tx.send(Input::StateChanged {
+            why: "the same file again".into(),
+        })
+        .await
+        .expect("send");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let after = flushes();
+    let (_, _) = stop(r).await;
+    assert_eq!(after, at_degrade, "no flush after an unchanged state");
 }

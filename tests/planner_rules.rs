@@ -986,3 +986,79 @@ fn node_record_shared_by_a_session_that_stays_is_not_deleted() {
         "{p}"
     );
 }
+
+#[test]
+fn map_whose_path_states_nobody_reported_is_refused_not_flushed() {
+    // Issue 7: a path state neither device-mapper nor multipathd reported counted as active, so
+    // a map with every path down (and I/O queued) got BLKFLSBUF, which blocks in the kernel.
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.unknown_path_states.insert("sde".into());
+    c.unknown_path_states.insert("sdf".into());
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "{p}");
+    let refused = p
+        .findings
+        .iter()
+        .find(|f| matches!(f.subject, Subject::Map { .. }))
+        .expect("a finding for the map");
+    match &refused.kind {
+        FindingKind::Refused { why } => {
+            assert!(why.contains("path states of map"), "{why}");
+            assert!(why.contains("unknown"), "{why}");
+        }
+        k => panic!("expected Refused, got {k:?}"),
+    }
+    // One failed, one unknown: still not known to have a live path.
+    c.unknown_path_states.remove("sde");
+    c.path_states.insert("sde".into(), PathState::Failed);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "{p}");
+    // One known active path: a flush can complete through it.
+    c.path_states.insert("sde".into(), PathState::Active);
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert_eq!(kinds(&p)[0], "flush_buffers", "{p}");
+}
+
+#[test]
+fn dead_queueing_map_held_open_is_kept_and_only_force_disables_its_queue() {
+    // Issue 7: writers blocked on a dead map that queues I/O hold it open. Without force it is
+    // in use and kept (never flushed); with force queueing is disabled (their writes fail) and
+    // nothing else is done in that pass: the map goes once it is closed.
+    let t = two_portal_mpath(3);
+    let mut c = ctx();
+    c.path_states.insert("sde".into(), PathState::Failed);
+    c.path_states.insert("sdf".into(), PathState::Failed);
+    let m2: lunguard::model::DmName = mpath_id(2).parse().unwrap();
+    c.open_counts.insert(m2.clone(), 1);
+    c.queue_if_no_path.insert(m2.clone());
+    let p = plan(&declared(&[0, 1]), &t.snap, &no_grace(), &c);
+    assert!(p.steps.is_empty(), "{p}");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| matches!(&f.kind, FindingKind::InUse { why } if why.contains("open count 1"))),
+        "{p}"
+    );
+    let forced = Policy {
+        force: true,
+        ..no_grace()
+    };
+    let p = plan(&declared(&[0, 1]), &t.snap, &forced, &c);
+    assert_eq!(kinds(&p), ["disable_queueing"], "{p}");
+    // Not queueing, or in use by more than the open count: force does not touch it.
+    let mut c2 = c.clone();
+    c2.queue_if_no_path.clear();
+    assert!(
+        plan(&declared(&[0, 1]), &t.snap, &forced, &c2)
+            .steps
+            .is_empty()
+    );
+    let mut t3 = two_portal_mpath(3);
+    t3.mount(DevT::new(254, 2), "/srv");
+    assert!(
+        plan(&declared(&[0, 1]), &t3.snap, &forced, &c)
+            .steps
+            .is_empty()
+    );
+}

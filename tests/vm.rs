@@ -621,3 +621,41 @@ fn daemon_keeps_a_rogue_lun_for_the_grace_and_does_not_race_an_attach_in_flight(
     assert!(!log.contains("- - -"), "the daemon rescanned broadly");
     assert_clean_stop(&log);
 }
+
+/// Issue 7, item 2: (b) a writeback error nobody had seen (buffered write to a LUN the array
+/// write-protects) fails the flush: the disk is kept, `flush_failed`, degraded at once. (a) A map
+/// whose paths are all gone with a writer blocked on its queue: kept and alerted in use, no flush,
+/// the loop still removes a rogue LUN; under force queueing is disabled (`data_loss_forced`) and
+/// the map removed.
+#[test]
+fn daemon_keeps_a_disk_whose_writeback_failed_and_never_hangs_on_a_queueing_map() {
+    let out = run_scenario("daemon-flush.sh");
+    let b = read(out.path(), "b-alerts.txt");
+    assert!(b.contains("LUNGUARD_KIND=flush_failed"), "{b}");
+    assert!(b.contains("writeback to /dev/"), "{b}");
+    assert!(b.contains("Input/output error"), "{b}");
+    assert!(b.contains("LUNGUARD_KIND=key_degraded"), "{b}");
+    let writer = read(out.path(), "a-writer.txt");
+    assert!(writer.starts_with("writer state: D"), "{writer}");
+    let alerts = read(out.path(), "alerts.txt");
+    let order: Vec<&str> = [
+        "LUNGUARD_KIND=removal_refused_in_use",
+        "LUNGUARD_KIND=data_loss_forced",
+        "LUNGUARD_KIND=device_removed",
+    ]
+    .into_iter()
+    .filter(|k| alerts.contains(k))
+    .collect();
+    assert_eq!(
+        order.len(),
+        3,
+        "in use, then data loss, then removed:\n{alerts}"
+    );
+    let at = |k: &str| alerts.find(k).unwrap_or(usize::MAX);
+    assert!(
+        at("LUNGUARD_KIND=removal_refused_in_use") < at("LUNGUARD_KIND=data_loss_forced"),
+        "{alerts}"
+    );
+    assert!(alerts.contains("disable queueing"), "{alerts}");
+    assert_clean_stop(&daemon_log(out.path()));
+}

@@ -202,9 +202,21 @@ pub fn run(program: &Program, args: &[&str], timeout: Duration) -> Result<Output
         })?;
     let out = Capture::start(child.stdout.take());
     let err = Capture::start(child.stderr.take());
-    let status = wait_until(&mut child, Instant::now() + timeout);
+    let waited = wait_until(&mut child, Instant::now() + timeout, REAP_BOUND);
     // After a normal exit the pipes close and the readers end. After a kill,
     // a grandchild may still hold them: take what was captured, don't wait.
+    let status = match waited {
+        Waited::Exited(st) => Some(st),
+        Waited::Killed => None,
+        Waited::Stuck => {
+            // Reaped whenever the kernel lets it go, off the caller's thread.
+            tracing::warn!(%argv, "killed command is stuck in the kernel; left to a reaper thread");
+            thread::spawn(move || {
+                let _ = child.wait();
+            });
+            None
+        }
+    };
     let finished = status.is_some();
     let stdout = out.finish(finished);
     let stderr = err.finish(finished);
@@ -260,18 +272,54 @@ impl Capture {
     }
 }
 
-/// Waits for exit until `deadline`; on expiry kills and reaps the child and
-/// returns `None`.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+/// How long a killed child gets to be reaped. SIGKILL takes effect only when the process leaves
+/// the kernel: one in uninterruptible sleep (`D`, e.g. blocked on a multipath map that queues
+/// I/O) stays there, and an unbounded `wait()` would block the runner, and the loop, with it.
+const REAP_BOUND: Duration = Duration::from_secs(2);
+
+/// What `wait_until` needs from a child process (a seam: no test can put a real child in `D`).
+trait Waitable {
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>>;
+    fn kill(&mut self) -> std::io::Result<()>;
+}
+
+impl Waitable for Child {
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        Child::try_wait(self)
+    }
+    fn kill(&mut self) -> std::io::Result<()> {
+        Child::kill(self)
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// The child exited by itself.
+    Exited(ExitStatus),
+    /// Killed at the deadline and reaped.
+    Killed,
+    /// Killed at the deadline but still not gone after `REAP_BOUND`: stuck in the kernel.
+    Stuck,
+}
+
+/// Waits for exit until `deadline`; on expiry kills the child and waits at most `reap` for it
+/// to go. Never blocks past `deadline + reap`.
+fn wait_until(child: &mut impl Waitable, deadline: Instant, reap: Duration) -> Waited {
     loop {
         match child.try_wait() {
-            Ok(Some(st)) => return Some(st),
+            Ok(Some(st)) => return Waited::Exited(st),
             Ok(None) if Instant::now() < deadline => thread::sleep(POLL),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let until = Instant::now() + reap;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Waited::Killed,
+            Ok(None) if Instant::now() < until => thread::sleep(POLL),
+            _ => return Waited::Stuck,
         }
     }
 }
@@ -335,6 +383,37 @@ mod tests {
         .unwrap_err();
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert!(err.to_string().contains("started"), "{err}");
+    }
+
+    /// A child that never goes away, even after SIGKILL: what a process in `D` state is.
+    struct StuckInTheKernel {
+        killed: bool,
+    }
+
+    impl Waitable for StuckInTheKernel {
+        fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+            Ok(None)
+        }
+        fn kill(&mut self) -> std::io::Result<()> {
+            self.killed = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_child_stuck_in_d_state_after_the_kill_does_not_block_the_runner() {
+        // Issue 7: `child.wait()` after the kill blocked for as long as the child stayed in
+        // uninterruptible sleep (a flush on a map queueing I/O), taking the loop with it.
+        let mut child = StuckInTheKernel { killed: false };
+        let t0 = Instant::now();
+        let w = wait_until(
+            &mut child,
+            Instant::now() + Duration::from_millis(50),
+            Duration::from_millis(200),
+        );
+        assert_eq!(w, Waited::Stuck);
+        assert!(child.killed, "killed at the deadline");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     }
 
     #[test]

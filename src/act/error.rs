@@ -12,6 +12,17 @@ use super::cmd::CmdError;
 /// fresh plan (not a backoff) is the right answer.
 pub const STALE_PLAN: &str = "the device changed since the plan was made";
 
+/// What every timed-out step's message says (a command killed at its timeout, or a kernel call
+/// left blocked on its worker thread): `daemon::retries` degrades such a destructive step at once
+/// instead of trying it again and again.
+pub const TIMED_OUT: &str = "did not finish within";
+
+/// What every writeback-error message says. The kernel reports such an error once (errseq): the
+/// next flush succeeds and the device would go with its lost data unnoticed. `daemon::retries`
+/// therefore degrades the step at once, which keeps the device until an operator changes the
+/// state files or reloads.
+pub const WRITEBACK_LOST: &str = "buffered data did not reach the device";
+
 /// Why an action did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {
@@ -51,6 +62,35 @@ pub enum ActError {
         path: PathBuf,
         /// OS error.
         source: std::io::Error,
+    },
+    /// Writeback of the device's buffered data failed (an `fsync` on a fresh descriptor reported
+    /// an error nobody had seen yet: errseq semantics). BLKFLSBUF alone would have returned 0.
+    #[error(
+        "writeback to {} failed ({source}): {WRITEBACK_LOST}; keeping it (only force accepts the loss)",
+        path.display()
+    )]
+    Writeback {
+        /// The device node.
+        path: PathBuf,
+        /// The error `fsync` reported.
+        source: std::io::Error,
+    },
+    /// A blocking kernel call ran past its deadline; its worker thread is left behind.
+    #[error(
+        "{what} {}",
+        if *earlier {
+            "not tried: an earlier attempt did not finish within its deadline and is still blocked in the kernel".to_owned()
+        } else {
+            format!("did not finish within {}s (thread left blocked in the kernel); the device is kept", waited.as_secs_f32())
+        }
+    )]
+    DeadlineExceeded {
+        /// The operation, e.g. "flush buffers of /dev/dm-3".
+        what: String,
+        /// The deadline it was given.
+        waited: Duration,
+        /// Refused because an earlier worker for the same device is still blocked.
+        earlier: bool,
     },
     /// The map stayed in use through every retry.
     #[error(
@@ -118,6 +158,17 @@ pub enum ActError {
 }
 
 impl ActError {
+    /// Whether the step ran out of time (a kernel call left blocked, or a killed command).
+    pub fn is_timed_out(&self) -> bool {
+        match self {
+            Self::DeadlineExceeded { .. } => true,
+            Self::Command { source, .. } | Self::Iscsi { source, .. } => {
+                matches!(**source, CmdError::TimedOut { .. })
+            }
+            _ => false,
+        }
+    }
+
     /// Whether this is device-mapper's "map in use" (retryable; not a reason
     /// to abandon a removal by itself).
     pub fn is_in_use(&self) -> bool {

@@ -1,5 +1,12 @@
-//! BLKFLSBUF: write back and drop a block device's buffers before it is
-//! removed. The only `unsafe` in lunguard: one ioctl with no arguments.
+//! Write back and drop a block device's buffers before it is removed: `fsync`, then BLKFLSBUF.
+//! The only `unsafe` in lunguard: one ioctl with no arguments.
+//!
+//! BLKFLSBUF returns 0 even when writeback failed: the error is recorded on the device's page
+//! cache (an `errseq_t`) and only `fsync` reports it. An `fsync` on a freshly opened descriptor
+//! reports a writeback error that no one has seen yet (the writer's `close` did not look), and
+//! it also writes out what is still dirty. So `fsync` goes first, and an error from it is
+//! [`ActError::Writeback`]: the device is kept. Both calls can sleep in the kernel for as long
+//! as a map queues I/O; the caller runs them with a deadline (`act::deadline`).
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -47,10 +54,50 @@ pub fn flush_buffers(dev_root: &Path, name: &str, dev: DevT) -> Result<Outcome, 
             },
         });
     }
-    // SAFETY: BLKFLSBUF takes no argument and only reads the fd, which is
-    // open and owned by `file` for the duration of the call; the kernel
-    // checks the fd refers to a block device (and we checked it above).
-    unsafe { blkflsbuf(file.as_raw_fd()) }.map_err(|e| err(e.into()))?;
+    flush_file(&file, &path, &Kernel)
+}
+
+/// The two kernel calls of a flush: a seam, since no test can make a real device fail writeback.
+pub(crate) trait FlushOps {
+    /// `fsync(2)`.
+    fn fsync(&self, file: &File) -> std::io::Result<()>;
+    /// `ioctl(BLKFLSBUF)`.
+    fn blkflsbuf(&self, file: &File) -> std::io::Result<()>;
+}
+
+/// The real calls.
+struct Kernel;
+
+impl FlushOps for Kernel {
+    fn fsync(&self, file: &File) -> std::io::Result<()> {
+        file.sync_all()
+    }
+
+    fn blkflsbuf(&self, file: &File) -> std::io::Result<()> {
+        // SAFETY: BLKFLSBUF takes no argument and only reads the fd, which is
+        // open and owned by `file` for the duration of the call; the kernel
+        // checks the fd refers to a block device (and the caller checked it).
+        unsafe { blkflsbuf(file.as_raw_fd()) }
+            .map(drop)
+            .map_err(Into::into)
+    }
+}
+
+/// `fsync` (writeback errors fail the flush, and BLKFLSBUF is not reached), then BLKFLSBUF.
+pub(crate) fn flush_file(
+    file: &File,
+    path: &Path,
+    ops: &dyn FlushOps,
+) -> Result<Outcome, ActError> {
+    ops.fsync(file).map_err(|source| ActError::Writeback {
+        path: path.to_owned(),
+        source,
+    })?;
+    ops.blkflsbuf(file)
+        .map_err(|source| ActError::FlushBuffers {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(Outcome::Changed)
 }
 
@@ -63,6 +110,68 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let out = flush_buffers(t.path(), "sdz", DevT::new(8, 0)).unwrap();
         assert_eq!(out, Outcome::AlreadyConverged);
+    }
+
+    /// Records the calls; `fsync` fails the way the kernel reports a lost write.
+    struct LostWrite {
+        calls: std::sync::Mutex<Vec<&'static str>>,
+    }
+
+    impl FlushOps for LostWrite {
+        fn fsync(&self, _: &File) -> std::io::Result<()> {
+            self.calls.lock().unwrap().push("fsync");
+            Err(std::io::Error::from_raw_os_error(nix::libc::EIO))
+        }
+        fn blkflsbuf(&self, _: &File) -> std::io::Result<()> {
+            self.calls.lock().unwrap().push("blkflsbuf");
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writeback_error_fails_the_flush_although_blkflsbuf_would_succeed() {
+        // Issue 7: BLKFLSBUF returned 0 after writeback had failed, the flush counted as done,
+        // and the device was deleted with its data lost, silently.
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("sdc");
+        std::fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        let ops = LostWrite {
+            calls: std::sync::Mutex::new(Vec::new()),
+        };
+        let err = flush_file(&file, &path, &ops).unwrap_err();
+        assert!(matches!(err, ActError::Writeback { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("writeback to"), "{msg}");
+        assert!(msg.contains("Input/output error"), "{msg}");
+        assert!(msg.contains("keeping it"), "{msg}");
+        assert_eq!(
+            *ops.calls.lock().unwrap(),
+            ["fsync"],
+            "fsync first, then stop"
+        );
+    }
+
+    #[test]
+    fn a_clean_flush_fsyncs_then_drops_the_buffers() {
+        struct Ok2(std::sync::Mutex<Vec<&'static str>>);
+        impl FlushOps for Ok2 {
+            fn fsync(&self, _: &File) -> std::io::Result<()> {
+                self.0.lock().unwrap().push("fsync");
+                Ok(())
+            }
+            fn blkflsbuf(&self, _: &File) -> std::io::Result<()> {
+                self.0.lock().unwrap().push("blkflsbuf");
+                Ok(())
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("sdc");
+        std::fs::write(&path, "").unwrap();
+        let ops = Ok2(std::sync::Mutex::new(Vec::new()));
+        let out = flush_file(&File::open(&path).unwrap(), &path, &ops).unwrap();
+        assert_eq!(out, Outcome::Changed);
+        assert_eq!(*ops.0.lock().unwrap(), ["fsync", "blkflsbuf"]);
     }
 
     #[test]

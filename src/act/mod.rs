@@ -7,6 +7,7 @@
 //! plan recorded right before it acts (compare-and-delete).
 
 pub mod cmd;
+mod deadline;
 mod dry_run;
 mod error;
 pub mod executor;
@@ -19,7 +20,7 @@ mod session;
 mod sysfs;
 
 pub use dry_run::DryRun;
-pub use error::{ActError, STALE_PLAN};
+pub use error::{ActError, STALE_PLAN, TIMED_OUT, WRITEBACK_LOST};
 pub use executor::{
     Counts, Journal, JournalEvent, NoJournal, Report, StepReport, StepResult, TargetLocks,
     execute_plan,

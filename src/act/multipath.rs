@@ -102,11 +102,20 @@ impl Multipath {
 
     /// `dmsetup message <name> 0 fail_if_no_path`: queued I/O fails instead
     /// of hanging the flush. Data in the queue is lost (hence `force` only).
+    /// A map whose table no longer has `queue_if_no_path` is already so: no
+    /// second data-loss alert for a queue that is already off.
     pub fn disable_queueing(&self, sys: &Sysfs, map: &MapRef) -> Result<Outcome, ActError> {
         match sys.map_matches(map)? {
             None => return Ok(Outcome::AlreadyConverged),
             Some(false) => return Err(changed_map("disable queueing on", map)),
             Some(true) => {}
+        }
+        // If the table cannot be read, send the message anyway (it is idempotent).
+        if let Ok(out) = cmd::run(&self.dmsetup, &["table", map.name.as_str()], self.timeout)
+            && out.stdout.contains(" multipath ")
+            && !out.stdout.contains("queue_if_no_path")
+        {
+            return Ok(Outcome::AlreadyConverged);
         }
         cmd::run(
             &self.dmsetup,

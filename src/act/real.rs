@@ -16,7 +16,7 @@ use super::iscsi::Iscsiadm;
 use super::multipath::Multipath;
 use super::session;
 use super::sysfs::Sysfs;
-use super::{Actuator, Outcome, delete_sequentially, flush};
+use super::{Actuator, Outcome, deadline, delete_sequentially, flush};
 
 /// The external programs, resolved once. A missing one only fails the
 /// actions that need it (a host without open-iscsi can still remove
@@ -31,7 +31,8 @@ pub struct Tools {
     pub dmsetup: Option<Program>,
     /// `multipathd` (its client mode: `multipathd del path`), if installed.
     pub multipathd: Option<Program>,
-    /// Per-command timeout.
+    /// Per-command timeout; also the deadline of each blocking kernel call (a flush, a sysfs
+    /// write), which runs on a worker thread (`act::deadline`).
     pub timeout: Duration,
 }
 
@@ -69,7 +70,7 @@ impl Real {
     /// Acts on the system under `roots` with `tools`.
     pub fn new(roots: &Roots, tools: Tools) -> Self {
         Self {
-            sys: Sysfs::new(&roots.sys),
+            sys: Sysfs::new(&roots.sys).with_deadline(tools.timeout),
             sys_tree: Tree::new(&roots.sys),
             dev_root: roots.dev.clone(),
             tools,
@@ -223,7 +224,16 @@ impl Actuator for Real {
             Action::DisableQueueing { map } => {
                 self.multipath(&what)?.disable_queueing(&self.sys, map)
             }
-            Action::FlushBuffers { name, dev } => flush::flush_buffers(&self.dev_root, name, *dev),
+            Action::FlushBuffers { name, dev } => {
+                let (root, name2, dev) = (self.dev_root.clone(), name.clone(), *dev);
+                let node = self.dev_root.join(name);
+                deadline::run(
+                    &node.to_string_lossy(),
+                    &format!("flush buffers of {}", node.display()),
+                    self.tools.timeout,
+                    move || flush::flush_buffers(&root, &name2, dev),
+                )
+            }
             Action::FlushMap { map, .. } => self.multipath(&what)?.flush(&self.sys, map),
             Action::RemoveFromMap { map, path } => {
                 let multipathd = Self::need(&self.tools.multipathd, "multipathd", &what)?;

@@ -26,7 +26,13 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct Sysfs {
     root: PathBuf,
     tree: Tree,
+    /// Deadline of each write (`act::deadline`): a write to `delete` or `scan` can sleep in
+    /// the kernel (SCSI error handling, a hung transport) for as long as the device is stuck.
+    write_deadline: Duration,
 }
+
+/// Default deadline of a sysfs write.
+const WRITE_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Sysfs {
     /// sysfs mounted at `root` (normally `/sys`).
@@ -35,7 +41,14 @@ impl Sysfs {
         Self {
             tree: Tree::new(&root),
             root,
+            write_deadline: WRITE_DEADLINE,
         }
+    }
+
+    /// Gives every write `deadline` (the actuator's command timeout).
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.write_deadline = deadline;
+        self
     }
 
     fn host_path(&self, rel: &str) -> Result<PathBuf, std::io::Error> {
@@ -64,11 +77,24 @@ impl Sysfs {
         let path = self
             .host_path(rel)
             .map_err(|e| err(self.root.join(rel), e))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| err(path.clone(), e))?;
-        f.write_all(value.as_bytes()).map_err(|e| err(path, e))
+        let (p, v, w) = (path.clone(), value.to_owned(), what.clone());
+        let err = move |path: PathBuf, source| ActError::Write {
+            what: w.clone(),
+            path,
+            source,
+        };
+        super::deadline::run(
+            &path.to_string_lossy(),
+            &format!("{what} via {}", path.display()),
+            self.write_deadline,
+            move || {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(|e| err(p.clone(), e))?;
+                f.write_all(v.as_bytes()).map_err(|e| err(p, e))
+            },
+        )
     }
 
     /// Whether `class/scsi_device/<hctl>` exists.

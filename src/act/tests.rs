@@ -732,3 +732,25 @@ fn rescan_device_writes_1_to_its_rescan_attribute() {
     };
     assert_eq!(a.execute(&gone).unwrap(), Outcome::AlreadyConverged);
 }
+
+#[test]
+fn disable_queueing_sends_fail_if_no_path_only_while_the_map_queues() {
+    // Issue 7, seen in the VM: the message was sent (and data loss alerted) again on a map whose
+    // queueing was already off.
+    let d = tempfile::tempdir().unwrap();
+    let t = example(d.path().join("root")).unwrap();
+    let queueing = "case \"$1\" in table) echo '0 2048 multipath 1 queue_if_no_path 0 1 1 service-time 0 1 1 8:16 1';; esac; exit 0";
+    let a = real(&t, tools(d.path(), queueing));
+    let off = Action::DisableQueueing { map: mpatha() };
+    assert_eq!(a.execute(&off).unwrap(), Outcome::Changed);
+    assert_eq!(
+        calls(d.path()),
+        ["table mpatha", "message mpatha 0 fail_if_no_path"]
+    );
+    let d2 = tempfile::tempdir().unwrap();
+    let t2 = example(d2.path().join("root")).unwrap();
+    let not = "case \"$1\" in table) echo '0 2048 multipath 0 0 1 1 service-time 0 1 1 8:16 1';; esac; exit 0";
+    let a2 = real(&t2, tools(d2.path(), not));
+    assert_eq!(a2.execute(&off).unwrap(), Outcome::AlreadyConverged);
+    assert_eq!(calls(d2.path()), ["table mpatha"]);
+}

@@ -35,6 +35,10 @@ impl AlertKind {
             Action::FlushBuffers { .. } | Action::FlushMap { .. } | Action::DisableQueueing { .. }
         );
         match result {
+            // fail_if_no_path makes every queued write fail: accepted only under force.
+            StepResult::Changed if matches!(action, Action::DisableQueueing { .. }) => {
+                Self::DataLossForced
+            }
             StepResult::Changed if attach => Self::AttachDone,
             StepResult::Changed => match action {
                 Action::DeletePaths { .. }
@@ -46,6 +50,15 @@ impl AlertKind {
             StepResult::AlreadyConverged => Self::ActionDone,
             StepResult::WouldChange => Self::WouldAct,
             StepResult::Failed { .. } if attach => Self::AttachFailed,
+            // A flush that failed but did not stop its group: force goes on, data may be lost.
+            StepResult::Failed { stopped: false, .. }
+                if matches!(
+                    action,
+                    Action::FlushBuffers { .. } | Action::FlushMap { .. }
+                ) =>
+            {
+                Self::DataLossForced
+            }
             StepResult::Failed { .. } if flush => Self::FlushFailed,
             StepResult::Failed { .. } => Self::ActionFailed,
             StepResult::Skipped { .. } => Self::ActionSkipped,

@@ -106,6 +106,9 @@ kinds! {
     PassFailed = "pass_failed", "44a1d1f2ab9e4c85b4e2824fea5331c4", Err, true;
     /// Alerts of one kind for one subject were suppressed by the rate limit.
     AlertsSuppressed = "alerts_suppressed", "5f1b6969c77e4db691a88a78cc4be5a0", Notice, false;
+    /// Under `force`, a removal went on although data may be lost: a flush failed (writeback
+    /// error, deadline) and the removal continued, or queueing was disabled on a dead map.
+    DataLossForced = "data_loss_forced", "435b2827cfd045e282315a2c73d59bed", Crit, true;
 }
 
 impl fmt::Display for AlertKind {

@@ -237,7 +237,10 @@ impl Daemon {
                         }
                         Input::StateChanged { why } => {
                             info!(why, "state directory changed");
-                            retries.clear();
+                            // Marks are cleared by the pass if the desired state really changed:
+                            // the watch can report one edit twice, the second after a pass that
+                            // already failed on the new state (seen in the VM: a writeback error
+                            // marked degraded, then cleared, and the disk deleted 5 s later).
                             sched.event(Instant::now());
                         }
                         Input::Reload => {
@@ -290,11 +293,18 @@ impl Daemon {
                 // In observe mode too: first-seen times are bookkeeping, not action, and without
                 // them the grace period never ends and observe never previews a removal.
                 engine.remember(plan, now)?;
-                filter.filter(plan);
+                // A desired state that differs from the last one clears the degraded marks
+                // (below); one that does not keeps them, however often the watch fires.
+                if !matches!(pass.reload, Reload::Replaced { changed: true, .. }) {
+                    filter.filter(plan);
+                }
             }
             Ok::<_, crate::engine::EngineError>(pass)
         })
         .await??;
+        if matches!(pass.reload, Reload::Replaced { changed: true, .. }) {
+            retries.clear();
+        }
         match &pass.reload {
             // Alerted when the rejection is new or different, not on every pass it stays: a
             // pass per uevent would repeat it until the rate limit drops the next, different

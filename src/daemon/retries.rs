@@ -1,9 +1,13 @@
 //! Destructive retries are capped: a flush or delete that keeps failing is not retried forever
 //! (each try can stall on I/O, and the failure usually needs a person). After `limit` failures
 //! in a row the step is *degraded*: its whole group is left out of later passes and one alert
-//! says so. A state-file change, a reload (SIGHUP) or a netlink-overflow resync clears it. A
+//! says so. A pass whose desired state differs from the last one (a state-file change), a reload
+//! (SIGHUP) or a netlink-overflow resync clears it; a state-directory event whose files load to
+//! the same state does not. A
 //! uevent does not: the failing flush or delete makes uevents itself, and clearing on them would
-//! turn the cap back into an endless retry loop.
+//! turn the cap back into an endless retry loop. A destructive step that ran out of time (a kernel
+//! call left blocked on its worker thread, a command killed at its timeout) or hit a writeback
+//! error (reported only once by the kernel) is degraded at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,7 +64,11 @@ impl Retries {
             let Some(step) = plan.steps.get(r.index) else {
                 continue;
             };
-            if !step.action.is_destructive() {
+            // A buffer flush changes nothing by itself, but it is the first step of a removal
+            // and fails it (a writeback error, a deadline): it counts like the removal.
+            let removal = step.action.is_destructive()
+                || matches!(step.action, crate::reconcile::Action::FlushBuffers { .. });
+            if !removal {
                 continue;
             }
             let key = step.to_string();
@@ -68,7 +76,13 @@ impl Retries {
                 StepResult::Failed { error, .. } => {
                     let n = self.failures.entry(key.clone()).or_insert(0);
                     *n += 1;
-                    if *n >= self.limit && self.degraded.insert(key.clone()) {
+                    // A step that ran out of time may have left a thread (or a killed command)
+                    // blocked in the kernel: another try would only add one more. A writeback
+                    // error is reported once: another try would succeed and delete the device
+                    // with its lost data. Both are degraded now.
+                    let at_once = error.contains(crate::act::TIMED_OUT)
+                        || error.contains(crate::act::WRITEBACK_LOST);
+                    if (*n >= self.limit || at_once) && self.degraded.insert(key.clone()) {
                         newly.push(NewlyDegraded {
                             step: key,
                             attempts: *n,
@@ -182,6 +196,73 @@ mod tests {
         let mut again = p.clone();
         r.filter(&mut again);
         assert_eq!(again.steps.len(), 2, "cleared: tried again");
+    }
+
+    #[test]
+    fn a_destructive_step_past_its_deadline_is_degraded_at_once() {
+        // Issue 7: a flush left blocked in the kernel was retried 5 times, each try leaving
+        // another thread stuck behind it.
+        let mut r = Retries::new(5);
+        let p = plan();
+        let d = r.record(
+            &p,
+            &report(StepResult::Failed {
+                error: "flush buffers of /dev/dm-0 did not finish within 30s (thread left blocked in the kernel); the device is kept".into(),
+                stopped: true,
+            }),
+        );
+        assert_eq!(d.len(), 1, "degraded on the first timeout");
+        assert_eq!(d[0].attempts, 1);
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert_eq!(filtered.steps.len(), 1);
+    }
+
+    #[test]
+    fn a_writeback_error_is_degraded_at_once_because_the_kernel_reports_it_once() {
+        // Issue 7, seen in the VM: the pass after a failed writeback flushed cleanly (the error
+        // had been seen) and deleted the device, data lost, 3 s after the flush_failed alert.
+        let mut r = Retries::new(5);
+        let p = plan();
+        let mut failed_flush = report(StepResult::Failed {
+            error: format!(
+                "writeback to /dev/sdz failed (Input/output error (os error 5)): {}; keeping it",
+                crate::act::WRITEBACK_LOST
+            ),
+            stopped: true,
+        });
+        failed_flush.steps[0].index = 1; // the FlushBuffers step of group 2
+        let d = r.record(&p, &failed_flush);
+        assert_eq!(d.len(), 1, "a buffer flush counts: {d:?}");
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert!(
+            !filtered
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::FlushBuffers { .. })),
+            "its group is left out"
+        );
+        let d = r.record(
+            &p,
+            &report(StepResult::Failed {
+                error: format!(
+                    "writeback to /dev/sdc failed (Input/output error (os error 5)): {}; keeping it",
+                    crate::act::WRITEBACK_LOST
+                ),
+                stopped: true,
+            }),
+        );
+        assert_eq!(d.len(), 1, "degraded on the first writeback error");
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert!(
+            !filtered
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::FlushMap { .. })),
+            "the removal is not tried again"
+        );
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! The two facts the planner needs that sysfs does not show: a map's open count (device-mapper
-//! keeps it in the kernel, `dmsetup info` reports it) and each path's state in its map
-//! (multipathd's, `multipathd show paths`). Both tools are the ecosystem's contract for them.
+//! The facts the planner needs that sysfs does not show: a map's open count (device-mapper
+//! keeps it in the kernel, `dmsetup info` reports it), each path's state in its map (the
+//! kernel's own, `dmsetup status`, and multipathd's, `multipathd show paths`) and whether a map
+//! queues I/O with no path left (`dmsetup table`). These tools are the ecosystem's contract.
 //!
-//! A missing tool or a failed query leaves the fact unknown. An unknown path state is never
-//! "failed" (a map is not taken for dead). An unknown open count adds no "in use" finding; the
+//! A missing tool or a failed query leaves the fact unknown. An unknown path state is neither
+//! "failed" (a map is not taken for dead) nor "active": a map with no slave known active is not
+//! flushed (the planner refuses it). An unknown open count adds no "in use" finding; the
 //! last line of defence is then the kernel: device-mapper refuses to remove an open map ("map in
 //! use"), so the removal stops before any path is deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::path::Path;
@@ -21,7 +23,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use crate::model::{DevT, DmName};
 use crate::observe::exclusive::{self, Claim};
-use crate::reconcile::{ClaimState, PathState};
+use crate::observe::{DmKind, Snapshot};
+use crate::reconcile::{ClaimState, Context, PathState};
 
 type OpenCounts = Arc<dyn Fn() -> BTreeMap<DmName, u32> + Send + Sync>;
 type PathStates = Arc<dyn Fn() -> BTreeMap<String, PathState> + Send + Sync>;
@@ -127,6 +130,143 @@ impl Inspector {
             }
         }
     }
+}
+
+/// Device-mapper's own view of its multipath maps: each path's state in the kernel (`A`/`F` in
+/// `dmsetup status`) and which maps queue I/O when no path is left (`dmsetup table`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DmMultipath {
+    /// Path (by `major:minor`) → state.
+    pub paths: BTreeMap<DevT, PathState>,
+    /// Maps with the `queue_if_no_path` feature.
+    pub queueing: BTreeSet<DmName>,
+}
+
+impl Inspector {
+    /// The kernel's multipath status, from `dmsetup status --target multipath` and `dmsetup
+    /// table --target multipath`. `None` when dmsetup is missing or either query failed (then
+    /// only multipathd's view is left).
+    pub fn dm_multipath(&self) -> Option<DmMultipath> {
+        if self.from_data.is_some() {
+            return None;
+        }
+        let p = self.dmsetup.as_ref()?;
+        let run = |what: &str| match cmd::run(p, &[what, "--target", "multipath"], self.timeout) {
+            Ok(out) => Some(out.stdout),
+            Err(e) => {
+                warn!(error = %e, "dmsetup {what} failed: kernel path states unknown");
+                None
+            }
+        };
+        let status = run("status")?;
+        let table = run("table")?;
+        Some(DmMultipath {
+            paths: parse_dm_status(&status),
+            queueing: parse_dm_queueing(&table),
+        })
+    }
+}
+
+/// Folds device-mapper's view into `ctx`: the kernel's path states win over multipathd's (they
+/// are what the map acts on), `queue_if_no_path` maps are noted, and every slave of a multipath
+/// map whose state neither source gave goes to `ctx.unknown_path_states`.
+pub fn merge_kernel_view(snapshot: &Snapshot, dm: Option<&DmMultipath>, ctx: &mut Context) {
+    if let Some(dm) = dm {
+        for dev in &snapshot.devices {
+            if let Some(b) = &dev.block
+                && let Some(st) = b.dev.and_then(|d| dm.paths.get(&d))
+            {
+                ctx.path_states.insert(b.name.clone(), *st);
+            }
+        }
+        ctx.queue_if_no_path.extend(dm.queueing.iter().cloned());
+    }
+    for m in snapshot
+        .dm_devices
+        .iter()
+        .filter(|m| m.kind == DmKind::Multipath)
+    {
+        for s in &m.slaves {
+            if !ctx.path_states.contains_key(s) {
+                ctx.unknown_path_states.insert(s.clone());
+            }
+        }
+    }
+}
+
+/// Splits `name: start len multipath args…` (the form `dmsetup status|table` prints for every
+/// device) into the name and the target's words.
+fn multipath_lines(text: &str) -> impl Iterator<Item = (&str, Vec<&str>)> {
+    text.lines().filter_map(|l| {
+        let (name, rest) = l.split_once(": ")?;
+        let mut w = rest.split_whitespace();
+        let (_start, _len, target) = (w.next()?, w.next()?, w.next()?);
+        (target == "multipath").then(|| (name.trim(), w.collect()))
+    })
+}
+
+/// Path states from `dmsetup status --target multipath`. The multipath status line is
+/// `<#features> <features…> <#hw args> <hw args…> <#groups> <next group>`, then per group
+/// `<A|E|D> <#group args> <args…> <#paths> <#selector args>` and per path
+/// `<major:minor> <A|F> <fail count> <selector args…>` (Documentation/admin-guide/
+/// device-mapper/dm-multipath). A line that does not parse adds nothing (unknown).
+pub fn parse_dm_status(text: &str) -> BTreeMap<DevT, PathState> {
+    let mut out = BTreeMap::new();
+    for (_, words) in multipath_lines(text) {
+        if let Some(paths) = parse_status_words(&words) {
+            out.extend(paths);
+        }
+    }
+    out
+}
+
+fn parse_status_words(w: &[&str]) -> Option<Vec<(DevT, PathState)>> {
+    let mut i = 0;
+    let count = |i: &mut usize| -> Option<usize> {
+        let n = w.get(*i)?.parse::<usize>().ok()?;
+        *i += 1;
+        Some(n)
+    };
+    let features = count(&mut i)?;
+    i = i.saturating_add(features);
+    let hw = count(&mut i)?;
+    i = i.saturating_add(hw);
+    let groups = count(&mut i)?;
+    i += 1; // next group
+    let mut paths = Vec::new();
+    for _ in 0..groups {
+        i += 1; // group state
+        let group_args = count(&mut i)?;
+        i = i.saturating_add(group_args);
+        let n = count(&mut i)?;
+        let selector_args = count(&mut i)?;
+        for _ in 0..n {
+            let dev: DevT = w.get(i)?.parse().ok()?;
+            let state = match *w.get(i + 1)? {
+                "A" => PathState::Active,
+                "F" => PathState::Failed,
+                _ => return None,
+            };
+            paths.push((dev, state));
+            i = i.saturating_add(3).saturating_add(selector_args);
+        }
+    }
+    Some(paths)
+}
+
+/// Maps whose `dmsetup table --target multipath` line has the `queue_if_no_path` feature.
+pub fn parse_dm_queueing(text: &str) -> BTreeSet<DmName> {
+    multipath_lines(text)
+        .filter_map(|(name, words)| {
+            let n = words.first()?.parse::<usize>().ok()?;
+            words
+                .iter()
+                .skip(1)
+                .take(n)
+                .any(|f| *f == "queue_if_no_path")
+                .then(|| name.parse().ok())?
+        })
+        .collect()
 }
 
 impl Inspector {
@@ -357,6 +497,71 @@ mod tests {
         assert_eq!(m.len(), 2);
         let a: DmName = "mpatha".parse().expect("name");
         assert_eq!(m.get(&a), Some(&1));
+    }
+
+    #[test]
+    fn dm_status_gives_each_paths_kernel_state() {
+        // Two maps as `dmsetup status --target multipath` prints them: service-time (2 selector
+        // args per path) with both paths failed, round-robin (1) with one active.
+        let text = "\
+mpatha: 0 2097152 multipath 2 0 0 0 1 1 A 0 2 2 8:16 F 1 0 1 8:32 F 2 0 1
+3600140512345: 0 2048 multipath 2 0 0 0 2 1 A 0 1 1 8:48 A 0 0 E 0 1 1 8:64 F 3 0
+not-mpath: 0 2048 linear 8:80 0
+";
+        let m = parse_dm_status(text);
+        assert_eq!(m.get(&DevT::new(8, 16)), Some(&PathState::Failed));
+        assert_eq!(m.get(&DevT::new(8, 32)), Some(&PathState::Failed));
+        assert_eq!(m.get(&DevT::new(8, 48)), Some(&PathState::Active));
+        assert_eq!(m.get(&DevT::new(8, 64)), Some(&PathState::Failed));
+        assert_eq!(m.len(), 4);
+        assert!(parse_dm_status("No devices found\n").is_empty());
+        // Truncated: nothing from that line rather than a guess.
+        assert!(parse_dm_status("mpathb: 0 2048 multipath 2 0 0 0 1 1 A 0 2 2 8:16\n").is_empty());
+    }
+
+    #[test]
+    fn dm_table_tells_which_maps_queue_with_no_path() {
+        let text = "\
+mpatha: 0 2097152 multipath 1 queue_if_no_path 1 alua 1 1 service-time 0 2 1 8:16 1 8:32 1
+mpathb: 0 2097152 multipath 0 0 1 1 service-time 0 1 1 8:48 1
+";
+        let q = parse_dm_queueing(text);
+        let a: DmName = "mpatha".parse().expect("name");
+        assert_eq!(q.into_iter().collect::<Vec<_>>(), [a]);
+    }
+
+    #[test]
+    fn kernel_states_win_and_slaves_nobody_reported_are_unknown() {
+        // Issue 7: a path multipathd did not list counted as active, so a map whose paths were
+        // all down was flushed (BLKFLSBUF blocks on queued I/O).
+        // example(): mpatha = dm-0 over sdb (8:16) and sdc (8:32).
+        let d = tempfile::tempdir().expect("tempdir");
+        let t = crate::testing::example(d.path()).expect("tree");
+        let snap = crate::observe::snapshot(&t.roots());
+        let mut ctx = Context::at(std::time::SystemTime::UNIX_EPOCH);
+        ctx.path_states.insert("sdb".into(), PathState::Active);
+        merge_kernel_view(&snap, None, &mut ctx);
+        assert!(ctx.unknown_path_states.contains("sdc"), "{ctx:?}");
+        assert!(!ctx.unknown_path_states.contains("sdb"));
+        let mut ctx2 = Context::at(std::time::SystemTime::UNIX_EPOCH);
+        ctx2.path_states.insert("sdb".into(), PathState::Active);
+        let dm = DmMultipath {
+            paths: [
+                (DevT::new(8, 16), PathState::Failed),
+                (DevT::new(8, 32), PathState::Failed),
+            ]
+            .into(),
+            queueing: ["mpatha".parse().expect("name")].into(),
+        };
+        merge_kernel_view(&snap, Some(&dm), &mut ctx2);
+        assert_eq!(
+            ctx2.path_states.get("sdb"),
+            Some(&PathState::Failed),
+            "kernel wins"
+        );
+        assert_eq!(ctx2.path_states.get("sdc"), Some(&PathState::Failed));
+        assert!(ctx2.unknown_path_states.is_empty());
+        assert_eq!(ctx2.queue_if_no_path.len(), 1);
     }
 
     #[test]

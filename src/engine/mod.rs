@@ -16,7 +16,10 @@ use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 pub use actuator::actuator_for;
-pub use inspect::{Inspector, OpenFiles, parse_open_counts, parse_path_states, scan_open_blocks};
+pub use inspect::{
+    DmMultipath, Inspector, OpenFiles, merge_kernel_view, parse_dm_queueing, parse_dm_status,
+    parse_open_counts, parse_path_states, scan_open_blocks,
+};
 pub use journal::StoreJournal;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
@@ -148,6 +151,7 @@ impl Engine {
         let reload = desire::apply_load(self.store(), loaded)?;
         let snapshot = snapshot(&self.config.roots.to_roots());
         let mut ctx = self.context(now)?;
+        inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
         ctx.reverify = self.take_reverify(&snapshot);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);

@@ -87,6 +87,18 @@ impl Lun<'_> {
         t
     }
 
+    /// A map none of whose slaves is known to be active while at least one has an unknown
+    /// state: neither dead nor alive as far as anyone can tell, so not safe to flush.
+    pub(crate) fn map_path_states_unknown(&self, ctx: &Context) -> bool {
+        self.map.is_some_and(|m| {
+            m.slaves.iter().any(|s| ctx.unknown_path_states.contains(s))
+                && !m
+                    .slaves
+                    .iter()
+                    .any(|s| ctx.path_states.get(s) == Some(&PathState::Active))
+        })
+    }
+
     /// A map whose slaves are all failed or missing (rule 4).
     pub(crate) fn map_is_dead(&self, ctx: &Context) -> bool {
         self.map.is_some_and(|m| {

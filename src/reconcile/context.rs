@@ -35,6 +35,14 @@ pub struct Context {
     /// and the kernel does not refuse deleting an open disk). Filled from `/proc/*/fd`, leaving
     /// out multipathd (its checker holds every path open) and udev workers (a moment each).
     pub open_blocks: BTreeMap<String, String>,
+    /// Multipath maps whose table has the `queue_if_no_path` feature (`dmsetup table`): with
+    /// every path down they queue I/O, and a flush of them sleeps in the kernel until a path
+    /// returns.
+    pub queue_if_no_path: BTreeSet<DmName>,
+    /// Slaves of multipath maps (block names) whose state neither device-mapper's status nor
+    /// multipathd reported. Unknown is not active: a map with no slave known active and one
+    /// unknown is not flushed (the flush could block), it is refused with a finding.
+    pub unknown_path_states: BTreeSet<String>,
     /// The same, by the device number the open file refers to (`stat` of `/proc/PID/fd/N`): a
     /// process in a container may hold the disk through a node of another name.
     pub open_devs: BTreeMap<DevT, String>,
@@ -72,6 +80,8 @@ impl Context {
             open_counts: BTreeMap::new(),
             path_states: BTreeMap::new(),
             open_blocks: BTreeMap::new(),
+            queue_if_no_path: BTreeSet::new(),
+            unknown_path_states: BTreeSet::new(),
             open_devs: BTreeMap::new(),
             unreadable_procs: Vec::new(),
             claims: BTreeMap::new(),

@@ -117,12 +117,31 @@ pub(crate) fn unwanted(
     let own_map = lun.map.map(|m| m.kernel_name.as_str());
     let uses = classify::uses(&paths, map, own_map, env.observed, env.ctx);
     if !uses.used.is_empty() {
-        let mut why = uses.used;
-        why.extend(uses.unknown);
+        let release = force && dead && queueing_held_only_by_open(env, &paths, map, own_map);
+        let mut all = uses.used;
+        all.extend(uses.unknown);
+        let all = all.join("; ");
         note(FindingKind::InUse {
-            why: why.join("; "),
+            why: if release {
+                format!(
+                    "{all}; dead map queueing I/O under force: queueing disabled so the writers blocked on it fail (data loss)"
+                )
+            } else {
+                all
+            },
         });
-        return None;
+        // Under force, a dead map whose only user is its open count may be held by writers
+        // that are blocked on the queue itself (every path is gone): fail_if_no_path releases
+        // them (their writes fail), and a later pass removes the map once it is closed.
+        return match (release, map.and_then(map_ref)) {
+            (true, Some(m)) => Some(Candidate {
+                steps: vec![(Action::DisableQueueing { map: m }, OnFailure::Continue)],
+                reason: why,
+                removes: Vec::new(),
+                targets: targets.into_iter().cloned().collect(),
+            }),
+            _ => None,
+        };
     }
     // Fail closed: a use signal that could not be read means "maybe in use".
     if !uses.unknown.is_empty() {
@@ -153,6 +172,17 @@ pub(crate) fn unwanted(
             why: format!(
                 "{} is blocked (transport recovering): a delete would hang until it unblocks",
                 p.dev.hctl
+            ),
+        });
+        return None;
+    }
+    if map.is_some() && lun.map_path_states_unknown(env.ctx) {
+        let name = map
+            .and_then(|m| m.name.as_ref())
+            .map_or_else(String::new, ToString::to_string);
+        note(FindingKind::Refused {
+            why: format!(
+                "the path states of map {name} are unknown (neither device-mapper status nor multipathd answered): with every path down a flush could block on queued I/O"
             ),
         });
         return None;
@@ -238,6 +268,26 @@ fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<(Duration, SystemTime)> {
     // A clock that went backwards counts as "just seen": waiting is safe.
     let elapsed = env.ctx.now.duration_since(newest).unwrap_or(Duration::ZERO);
     (elapsed < grace).then(|| (grace - elapsed, env.ctx.now + (grace - elapsed)))
+}
+
+/// Whether `map` queues I/O (`queue_if_no_path`) and its open count is the only use found:
+/// the same checks without the open count find nothing.
+fn queueing_held_only_by_open(
+    env: &Env<'_>,
+    paths: &[&PathView<'_>],
+    map: Option<&DmDevice>,
+    own_map: Option<&str>,
+) -> bool {
+    let Some(name) = map.and_then(|m| m.name.as_ref()) else {
+        return false;
+    };
+    if !env.ctx.queue_if_no_path.contains(name) {
+        return false;
+    }
+    let mut without = env.ctx.clone();
+    without.open_counts.remove(name);
+    let u = classify::uses(paths, map, own_map, env.observed, &without);
+    u.used.is_empty() && u.unknown.is_empty()
 }
 
 fn map_ref(m: &DmDevice) -> Option<MapRef> {
