@@ -157,3 +157,33 @@ fn open_retrying(path: &std::path::Path) -> SledStore {
     }
     panic!("database still locked after the writer was killed");
 }
+
+/// Issue 7: a device whose writes were lost stays kept across a restart: its mark is durable.
+#[test]
+fn writeback_loss_marks_survive_a_reopen_and_can_be_forgotten() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db");
+    {
+        let s = SledStore::open(&db).unwrap();
+        s.mark_writeback_lost("sdc 8:32", "writeback to /dev/sdc failed (EIO)")
+            .unwrap();
+        s.mark_writeback_lost("dm-2 254:2", "writeback to /dev/dm-2 failed (EIO)")
+            .unwrap();
+    }
+    let s = SledStore::open(&db).unwrap();
+    let marks = s.writeback_lost().unwrap();
+    assert_eq!(marks.len(), 2, "{marks:?}");
+    assert!(
+        marks
+            .iter()
+            .any(|(k, e)| k == "sdc 8:32" && e.contains("EIO"))
+    );
+    s.forget_writeback_lost("sdc 8:32").unwrap();
+    assert_eq!(
+        s.writeback_lost().unwrap(),
+        [(
+            "dm-2 254:2".to_owned(),
+            "writeback to /dev/dm-2 failed (EIO)".to_owned()
+        )]
+    );
+}

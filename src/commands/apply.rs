@@ -8,7 +8,7 @@ use super::{CommandError, EngineArgs, engine, render};
 use crate::act::Report;
 use crate::cli::Exit;
 use crate::config::Mode;
-use crate::engine::{Engine, MAX_PASSES, PASS_PAUSE};
+use crate::engine::{Engine, EngineError, MAX_PASSES, PASS_PAUSE};
 
 /// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
 /// left (in use, blast radius, rejected state files); 2: could not run.
@@ -38,7 +38,19 @@ pub fn run_engine(
     let mut attention = false;
     for pass_no in 1..=MAX_PASSES {
         let now = SystemTime::now();
-        let pass = engine.prepare(now)?;
+        let mut pass = engine.prepare(now)?;
+        // Devices whose writes were lost (marked by the daemon or an earlier apply) stay kept.
+        let mut marks = crate::daemon::retries::Retries::new(1);
+        marks.restore_lost(engine.store().writeback_lost().map_err(EngineError::from)?);
+        for gone in marks.prune_lost(&pass.snapshot) {
+            engine
+                .store()
+                .forget_writeback_lost(&gone)
+                .map_err(EngineError::from)?;
+        }
+        if let Some(p) = pass.plan.as_mut() {
+            marks.filter(p);
+        }
         if pass_no == 1 || matches!(pass.reload, crate::desire::Reload::Kept { .. }) {
             render::reload(out, &pass.reload)?;
         }
@@ -66,6 +78,13 @@ pub fn run_engine(
         writeln!(out, "pass {pass_no}:")?;
         render::plan(out, plan)?;
         let report = engine.execute(&pass, actuator)?;
+        marks.record(plan, &report);
+        for (dev, error) in marks.lost() {
+            engine
+                .store()
+                .mark_writeback_lost(dev, error)
+                .map_err(EngineError::from)?;
+        }
         for s in &report.steps {
             writeln!(out, "  [{}] {}", s.result, s.line)?;
         }

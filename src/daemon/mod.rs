@@ -15,6 +15,7 @@ pub mod retries;
 pub mod run;
 pub mod schedule;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -168,6 +169,7 @@ impl Daemon {
         self.recover_interrupted();
         let mut sched = Schedule::new(self.opts.timing, Instant::now());
         let mut retries = Retries::new(self.opts.destructive_retry_limit);
+        self.restore_writeback_lost(&mut retries);
         let mut changes = FindingChanges::new();
         let mut summary = Summary::default();
         let mut ready = false;
@@ -381,6 +383,7 @@ impl Daemon {
                     .emit(&Alert::key_degraded(&d.step, d.attempts, &d.error));
             }
         }
+        self.persist_writeback_lost(retries, &pass.snapshot);
         sched.grace_ends_in(Instant::now(), grace);
         let doc = PlanDocument::of(&pass, "daemon");
         let status = match &pass.plan {
@@ -415,6 +418,45 @@ impl Daemon {
             }
             report.only_stale_failures()
         })
+    }
+
+    /// Writeback-loss marks from the last run: those devices stay kept after a restart.
+    fn restore_writeback_lost(&self, retries: &mut Retries) {
+        let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        match engine.store().writeback_lost() {
+            Ok(marks) => {
+                for (dev, error) in &marks {
+                    warn!(device = %dev, error = %error, "kept: its writes were lost before the last stop");
+                }
+                retries.restore_lost(marks);
+            }
+            Err(e) => error!(error = %e, "cannot read the writeback-loss marks"),
+        }
+    }
+
+    /// Stores new writeback-loss marks and forgets those of devices that are gone.
+    fn persist_writeback_lost(&self, retries: &mut Retries, snapshot: &crate::observe::Snapshot) {
+        let gone = retries.prune_lost(snapshot);
+        let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = engine.store();
+        let stored: BTreeMap<String, String> = store
+            .writeback_lost()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for (dev, error) in retries.lost() {
+            if !stored.contains_key(dev)
+                && let Err(e) = store.mark_writeback_lost(dev, error)
+            {
+                error!(device = %dev, error = %e, "cannot persist a writeback-loss mark");
+            }
+        }
+        for dev in gone {
+            info!(device = %dev, "device with lost writes is gone: mark dropped");
+            if let Err(e) = store.forget_writeback_lost(&dev) {
+                error!(device = %dev, error = %e, "cannot drop a writeback-loss mark");
+            }
+        }
     }
 
     /// Intents with no outcome were in flight when the last run died. They are marked

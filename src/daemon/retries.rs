@@ -20,6 +20,42 @@ pub struct Retries {
     limit: u32,
     failures: BTreeMap<String, u32>,
     degraded: BTreeSet<String>,
+    /// Block devices (`"sdc 8:32"`) whose flush reported lost writes, with the error. Unlike
+    /// degraded steps these survive [`Retries::clear`] and restarts (the daemon persists them):
+    /// the kernel reports a writeback error once, so a later flush would succeed and the
+    /// removal would delete the device that lost data. Only `force` goes past them, and a mark
+    /// goes when its device is gone.
+    lost: BTreeMap<String, String>,
+}
+
+/// The key of a block device in the writeback-loss marks.
+pub fn device_key(name: &str, dev: crate::model::DevT) -> String {
+    format!("{name} {dev}")
+}
+
+/// The block devices (name, dev_t) a step touches.
+fn devices_of(step: &crate::reconcile::Step) -> Vec<String> {
+    use crate::reconcile::Action;
+    match &step.action {
+        Action::FlushBuffers { name, dev } => vec![device_key(name, *dev)],
+        Action::FlushMap { map, .. } | Action::DisableQueueing { map } => map
+            .dev
+            .map(|d| device_key(&map.kernel_name, d))
+            .into_iter()
+            .collect(),
+        Action::DeletePaths { paths, .. } => paths
+            .iter()
+            .filter_map(|p| Some(device_key(p.block.as_deref()?, p.dev?)))
+            .collect(),
+        Action::RemoveFromMap { path, .. } => path
+            .block
+            .as_deref()
+            .zip(path.dev)
+            .map(|(b, d)| device_key(b, d))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A step that just became degraded.
@@ -42,15 +78,29 @@ impl Retries {
         }
     }
 
-    /// Removes from `plan` every group with a degraded step.
+    /// Removes from `plan` every group with a degraded step, and every group touching a device
+    /// that lost writes unless that group goes on past a failed flush (`force`).
     pub fn filter(&self, plan: &mut Plan) {
-        if self.degraded.is_empty() {
+        if self.degraded.is_empty() && self.lost.is_empty() {
             return;
         }
+        let forced: BTreeSet<GroupId> = plan
+            .steps
+            .iter()
+            .filter(|s| {
+                matches!(s.action, crate::reconcile::Action::FlushBuffers { .. })
+                    && s.on_failure == crate::reconcile::OnFailure::Continue
+            })
+            .map(|s| s.group)
+            .collect();
         let bad: BTreeSet<GroupId> = plan
             .steps
             .iter()
-            .filter(|s| self.degraded.contains(&s.to_string()))
+            .filter(|s| {
+                self.degraded.contains(&s.to_string())
+                    || (!forced.contains(&s.group)
+                        && devices_of(s).iter().any(|d| self.lost.contains_key(d)))
+            })
             .map(|s| s.group)
             .collect();
         plan.steps
@@ -80,8 +130,13 @@ impl Retries {
                     // blocked in the kernel: another try would only add one more. A writeback
                     // error is reported once: another try would succeed and delete the device
                     // with its lost data. Both are degraded now.
-                    let at_once = error.contains(crate::act::TIMED_OUT)
-                        || error.contains(crate::act::WRITEBACK_LOST);
+                    let lost = error.contains(crate::act::WRITEBACK_LOST);
+                    if lost
+                        && let crate::reconcile::Action::FlushBuffers { name, dev } = &step.action
+                    {
+                        self.lost.insert(device_key(name, *dev), error.clone());
+                    }
+                    let at_once = error.contains(crate::act::TIMED_OUT) || lost;
                     if (*n >= self.limit || at_once) && self.degraded.insert(key.clone()) {
                         newly.push(NewlyDegraded {
                             step: key,
@@ -108,6 +163,49 @@ impl Retries {
     /// The degraded steps.
     pub fn degraded(&self) -> &BTreeSet<String> {
         &self.degraded
+    }
+
+    /// The writeback-loss marks (device key → the kernel's error).
+    pub fn lost(&self) -> &BTreeMap<String, String> {
+        &self.lost
+    }
+
+    /// Restores writeback-loss marks kept across a restart.
+    pub fn restore_lost(&mut self, marks: impl IntoIterator<Item = (String, String)>) {
+        self.lost.extend(marks);
+    }
+
+    /// Drops the marks of devices that are gone from `snapshot` (no disk, partition or dm device
+    /// of that name and dev_t); returns their keys.
+    pub fn prune_lost(&mut self, snapshot: &crate::observe::Snapshot) -> Vec<String> {
+        let mut present: BTreeSet<String> = BTreeSet::new();
+        for d in &snapshot.devices {
+            if let Some(b) = &d.block {
+                if let Some(dev) = b.dev {
+                    present.insert(device_key(&b.name, dev));
+                }
+                for p in &b.partitions {
+                    if let Some(dev) = p.dev {
+                        present.insert(device_key(&p.name, dev));
+                    }
+                }
+            }
+        }
+        for m in &snapshot.dm_devices {
+            if let Some(dev) = m.dev {
+                present.insert(device_key(&m.kernel_name, dev));
+            }
+        }
+        let gone: Vec<String> = self
+            .lost
+            .keys()
+            .filter(|k| !present.contains(*k))
+            .cloned()
+            .collect();
+        for k in &gone {
+            self.lost.remove(k);
+        }
+        gone
     }
 }
 
@@ -276,5 +374,51 @@ mod tests {
             "count restarted"
         );
         assert_eq!(r.record(&p, &report(failed())).len(), 1);
+    }
+
+    /// Issue 7: the kernel reports lost writes once. A writeback-loss mark outlives `clear()`
+    /// (a state edit, HUP, an overflow resync) and a restart (`restore_lost`, from the store), so
+    /// the device is never flushed "cleanly" and removed later; only `force` goes past it, and
+    /// the mark goes with the device.
+    #[test]
+    fn a_device_that_lost_writes_stays_kept_until_it_is_gone_whatever_clears_the_marks() {
+        let mut r = Retries::new(5);
+        let mut p = plan();
+        p.steps.swap(0, 1);
+        p.steps[1].group = GroupId(2); // the map flush belongs to the same removal
+        let lost = StepResult::Failed {
+            error: format!(
+                "{}: writeback to /dev/sdz failed",
+                crate::act::WRITEBACK_LOST
+            ),
+            stopped: true,
+        };
+        let newly = r.record(&p, &report(lost));
+        assert_eq!(newly.len(), 1, "degraded at once");
+        r.clear();
+        assert!(r.degraded().is_empty());
+        let mut filtered = p.clone();
+        r.filter(&mut filtered);
+        assert!(
+            filtered.steps.is_empty(),
+            "still kept after clear(): {filtered:?}"
+        );
+        // A restarted daemon restores the mark from the store.
+        let mut fresh = Retries::new(5);
+        fresh.restore_lost(r.lost().clone());
+        let mut filtered = p.clone();
+        fresh.filter(&mut filtered);
+        assert!(filtered.steps.is_empty(), "kept after a restart");
+        // Under force the flush goes on (and the data loss is alerted by the executor).
+        let mut forced = p.clone();
+        forced.steps[0].on_failure = OnFailure::Continue;
+        fresh.filter(&mut forced);
+        assert_eq!(forced.steps.len(), 2, "force goes past the mark");
+        // Gone from the kernel: the mark goes.
+        let gone = fresh.prune_lost(&crate::observe::Snapshot::default());
+        assert_eq!(gone, ["sdz 8:0"]);
+        let mut filtered = p.clone();
+        fresh.filter(&mut filtered);
+        assert_eq!(filtered.steps.len(), 2);
     }
 }

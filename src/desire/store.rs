@@ -114,6 +114,18 @@ pub trait Store: Send + Sync {
     /// Every claimed target.
     fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError>;
 
+    /// Remembers that the kernel reported lost writes on block device `key` (`"sdc 8:32"`):
+    /// the device is kept — not flushed or removed again — until it is gone, across restarts
+    /// (the kernel reports a writeback error once; a second flush would succeed and the removal
+    /// would delete the evidence). Durable on return.
+    fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError>;
+
+    /// Forgets a writeback-loss mark (the device is gone).
+    fn forget_writeback_lost(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every writeback-loss mark: key and the error the kernel reported.
+    fn writeback_lost(&self) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Writes an intent before acting on it; durable on return, so after a
     /// crash `intents_without_outcome` shows what may have been half done.
     fn record_intent(&self, intent: &Intent) -> Result<JournalId, StoreError>;

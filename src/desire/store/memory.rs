@@ -20,6 +20,7 @@ struct Inner {
     desired: Option<DesiredState>,
     seen: HashMap<String, SystemTime>,
     claimed: BTreeSet<Iqn>,
+    lost: BTreeMap<String, String>,
     journal: BTreeMap<JournalId, JournalEntry>,
     next_id: u64,
 }
@@ -79,6 +80,25 @@ impl Store for MemoryStore {
 
     fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError> {
         Ok(self.lock().claimed.iter().cloned().collect())
+    }
+
+    fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {
+        self.lock().lost.insert(key.to_owned(), error.to_owned());
+        Ok(())
+    }
+
+    fn forget_writeback_lost(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().lost.remove(key);
+        Ok(())
+    }
+
+    fn writeback_lost(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .lock()
+            .lost
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 
     fn record_intent(&self, intent: &Intent) -> Result<JournalId, StoreError> {

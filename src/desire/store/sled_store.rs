@@ -33,6 +33,7 @@ pub struct SledStore {
     desired: sled::Tree,
     seen: sled::Tree,
     claimed: sled::Tree,
+    lost: sled::Tree,
     journal: sled::Tree,
     // Held for the store's lifetime; declared last so it is released after
     // sled has closed its files.
@@ -108,6 +109,7 @@ impl SledStore {
             desired: tree("desired")?,
             seen: tree("first_seen")?,
             claimed: tree("claimed")?,
+            lost: tree("writeback_lost")?,
             journal: tree("journal")?,
             path: path.to_owned(),
             db,
@@ -228,6 +230,33 @@ impl Store for SledStore {
             .remove(target.as_str())
             .map_err(sled_err("release target"))?;
         self.flush()
+    }
+
+    fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {
+        self.lost
+            .insert(key, error.as_bytes())
+            .map_err(sled_err("mark writeback lost"))?;
+        self.flush()
+    }
+
+    fn forget_writeback_lost(&self, key: &str) -> Result<(), StoreError> {
+        self.lost
+            .remove(key)
+            .map_err(sled_err("forget writeback lost"))?;
+        self.flush()
+    }
+
+    fn writeback_lost(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.lost
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(sled_err("read writeback-loss marks"))?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
     }
 
     fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError> {
