@@ -366,6 +366,9 @@ pub fn generate(fixture: &Path, spec: Spec, out: &Path) -> io::Result<Written> {
     let t = Templates::load(fixture)?;
     let sys = out.join("sys");
     fs::create_dir_all(out.join("proc/self"))?;
+    for (dir, _, _) in &t.class_links {
+        fs::create_dir_all(sys.join(dir))?;
+    }
     fs::write(out.join("proc/self/mountinfo"), &t.mountinfo)?;
     fs::write(out.join("proc/swaps"), &t.swaps)?;
 
@@ -383,7 +386,8 @@ pub fn generate(fixture: &Path, spec: Spec, out: &Path) -> io::Result<Written> {
         let mut names: HashMap<&str, String> = HashMap::new();
         names.insert(T_HOST, host.clone());
         names.insert(T_SESSION, session.clone());
-        names.insert(T_CONNECTION, format!("connection{s}:0"));
+        let connection = format!("connection{s}:0");
+        names.insert(T_CONNECTION, connection.clone());
         names.insert(T_TARGET, target.clone());
         let host_base = PathBuf::from("devices/platform").join(&host);
         // `iscsi_host/ipaddress` is the initiator's own address and `unique_id` stayed 0 on
@@ -466,14 +470,13 @@ pub fn generate(fixture: &Path, spec: Spec, out: &Path) -> io::Result<Written> {
                 let new_name = match name.as_str() {
                     T_HOST if lun == 0 => &host,
                     T_SESSION if lun == 0 => &session,
-                    T_CONNECTION if lun == 0 => names.get(T_CONNECTION).unwrap_or(&host),
+                    T_CONNECTION if lun == 0 => &connection,
                     T_LUN => &hctl,
                     T_DISK => &disk,
                     _ => continue,
                 };
-                symlink(rename(target, &names), sys.join(dir).join(new_name)).or_else(|e| {
-                    create_parent_and_retry(e, &sys.join(dir), &rename(target, &names), new_name)
-                })?;
+                let at = sys.join(dir).join(new_name);
+                symlink(rename(target, &names), &at).map_err(|e| with_path(e, &at))?;
             }
             if let Some(v) = disk_names.get_mut(lun as usize) {
                 v.push(disk_dir.to_string_lossy().into_owned());
@@ -488,14 +491,6 @@ pub fn generate(fixture: &Path, spec: Spec, out: &Path) -> io::Result<Written> {
     Ok(Written {
         entries: count(out)?,
     })
-}
-
-fn create_parent_and_retry(e: io::Error, dir: &Path, target: &Path, name: &str) -> io::Result<()> {
-    if e.kind() != io::ErrorKind::NotFound {
-        return Err(with_path(e, &dir.join(name)));
-    }
-    fs::create_dir_all(dir)?;
-    symlink(target, dir.join(name)).map_err(|e| with_path(e, &dir.join(name)))
 }
 
 /// The multipath map of LUN `lun` (`dm-<lun>`) over `slaves` (disk directories), and its
