@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# The benchmark set of issue 8: builds release, generates kernel-shaped sysfs trees (benches/support,
+# examples/bench_gen.rs) and state files, times lunguard against lsscsi side by side on the same
+# trees, and writes docs/benchmarks.md. Prints and writes figures; asserts nothing about time.
+#
+#   bash benches/run.sh                 1,024 and 8,192 paths (a few minutes on 2 loaded cores)
+#   bash benches/run.sh --full          also 32,768 paths
+#   bash benches/run.sh --small         1,024 paths only (the size a CI step could run)
+# Options: --runs N (timed rounds a measurement, default 5), --out FILE (default docs/benchmarks.md),
+#          --keep (leave the generated trees in the work directory, $TMPDIR or /tmp)
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+
+sizes=(1024 8192)
+state_sizes=(1000 10000)
+runs=5
+out=docs/benchmarks.md
+keep=0
+flag=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --full) sizes=(1024 8192 32768); flag=" --full" ;;
+        --small) sizes=(1024); state_sizes=(1000); flag=" --small" ;;
+        --runs) runs="$2"; shift ;;
+        --out) out="$2"; shift ;;
+        --keep) keep=1 ;;
+        *) echo "usage: bash benches/run.sh [--small|--full] [--runs N] [--out FILE] [--keep]" >&2; exit 2 ;;
+    esac
+    shift
+done
+command -v lsscsi >/dev/null || { echo "bench: lsscsi missing: run bash tests/host-deps.sh" >&2; exit 2; }
+started=$EPOCHREALTIME
+cargo build --release --bin lunguard --example bench_gen >&2
+lg=$PWD/target/release/lunguard
+gen=$PWD/target/release/examples/bench_gen
+work=$(mktemp -d "${TMPDIR:-/tmp}/lunguard-bench.XXXXXX")
+if [ "$keep" = 0 ]; then trap 'rm -rf "$work"' EXIT; else echo "bench: keeping $work" >&2; fi
+
+# --- measuring -------------------------------------------------------------------------------
+# Wall time from bash's $EPOCHREALTIME (no fork for the clock); CPU time (user + system) of the
+# child from the `times` builtin (getrusage of reaped children, millisecond resolution).
+us() { local t=${1/./}; echo $((10#$t)); }
+# Both without forking: a subshell or a helper started inside the interval would be counted.
+secs_ms() {  # "1m2.345s" -> ms in $REPLY
+    local m=${1%%m*} rest=${1#*m}; rest=${rest%s}
+    local sec=${rest%.*} frac=${rest#*.}
+    REPLY=$(( 10#$m * 60000 + 10#$sec * 1000 + 10#${frac:0:3} ))
+}
+child_cpu_ms() {  # CPU of every reaped child so far, ms, in $CPU_NOW
+    local a b total
+    times >"$work/times"
+    { read -r _; read -r a b; } <"$work/times"
+    secs_ms "$a"; total=$REPLY
+    secs_ms "$b"; CPU_NOW=$(( total + REPLY ))
+}
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -A WALL CPU   # name -> newline-separated samples (µs, ms)
+# time_one NAME CMD...: one run, stdout discarded, exit status 0 or 1 accepted (findings).
+time_one() {
+    local name=$1; shift
+    local c0 c1 t0 t1 rc=0
+    child_cpu_ms; c0=$CPU_NOW; t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>"$work/stderr" || rc=$?
+    t1=$EPOCHREALTIME; child_cpu_ms; c1=$CPU_NOW
+    if [ "$rc" -gt 1 ]; then echo "bench: $* exited $rc:" >&2; cat "$work/stderr" >&2; exit 1; fi
+    WALL[$name]+="$(( $(us "$t1") - $(us "$t0") ))"$'\n'
+    CPU[$name]+="$(( c1 - c0 ))"$'\n'
+}
+med_wall() { printf '%s' "${WALL[$1]}" | median; }   # µs
+med_cpu() { printf '%s' "${CPU[$1]}" | median; }     # ms
+range_ms() { printf '%s' "${WALL[$1]}" | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.0f–%.0f", lo/1000, hi/1000}'; }
+ms() { awk -v u="$1" 'BEGIN {printf (u < 10000 ? "%.1f" : "%.0f"), u/1000}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "—"}'; }
+fmt_n() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+
+# --- inputs ----------------------------------------------------------------------------------
+declare -A GEN_S ENTRIES
+for p in "${sizes[@]}"; do
+    luns=$((p / 2))
+    t0=$EPOCHREALTIME
+    line=$("$gen" tree "$work/tree-$p" --sessions 2 --luns "$luns")
+    GEN_S[$p]=$(awk -v a="$(us "$t0")" -v b="$(us "$EPOCHREALTIME")" 'BEGIN {printf "%.1f", (b-a)/1e6}')
+    ENTRIES[$p]=$(echo "$line" | awk '{print $(NF-1)}')
+    echo "bench: $line (${GEN_S[$p]} s)" >&2
+    # plan's input: every LUN declared but the last 3 (they are found unwanted), as in issue 8.
+    "$gen" state "$work/plan-state-$p" --sessions 2 --luns "$luns" --skip 3 >&2
+    : >"$work/lunguard.toml"
+done
+for a in "${state_sizes[@]}"; do
+    "$gen" state "$work/state-$a" --sessions 2 --luns "$a" >&2
+done
+mkdir -p "$work/state-empty"
+
+# Sanity, untimed: lunguard reads each tree without problems; lsscsi sees every path.
+for p in "${sizes[@]}"; do
+    "$lg" status --json --sysfs-root "$work/tree-$p/sys" --proc-root "$work/tree-$p/proc" >"$work/status.json" \
+        || { echo "bench: lunguard status found problems on tree-$p" >&2; exit 1; }
+    n=$(lsscsi -k -y "$work/tree-$p/sys" -t -g | wc -l)
+    [ "$n" = "$p" ] || { echo "bench: lsscsi saw $n paths on tree-$p, expected $p" >&2; exit 1; }
+done
+
+# --- goal 1: snapshot vs lsscsi, interleaved rounds on the same tree ---------------------------
+for p in "${sizes[@]}"; do
+    sys="$work/tree-$p/sys" proc="$work/tree-$p/proc"
+    for r in $(seq 0 "$runs"); do   # round 0 warms the page cache and is discarded
+        time_one "status-$p" "$lg" status --json --sysfs-root "$sys" --proc-root "$proc"
+        time_one "lsscsi-t-$p" lsscsi -k -y "$sys" -t -g
+        time_one "lsscsi-u-$p" lsscsi -k -y "$sys" -u -g
+        if [ "$r" = 0 ]; then WALL[status-$p]=; WALL[lsscsi-t-$p]=; WALL[lsscsi-u-$p]=; CPU[status-$p]=; CPU[lsscsi-t-$p]=; CPU[lsscsi-u-$p]=; fi
+    done
+    echo "bench: status $p paths: $(ms "$(med_wall "status-$p")") ms, lsscsi -t -g $(ms "$(med_wall "lsscsi-t-$p")") ms, -u -g $(ms "$(med_wall "lsscsi-u-$p")") ms" >&2
+done
+
+# --- goal 2: check, interleaved with the empty state directory (process start-up) -------------
+for r in $(seq 0 "$runs"); do
+    time_one "check-empty" "$lg" check --config "$work/lunguard.toml" --state-dir "$work/state-empty"
+    for a in "${state_sizes[@]}"; do
+        time_one "check-$a" "$lg" check --config "$work/lunguard.toml" --state-dir "$work/state-$a"
+    done
+    if [ "$r" = 0 ]; then for k in check-empty "${state_sizes[@]/#/check-}"; do WALL[$k]=; CPU[$k]=; done; fi
+done
+echo "bench: check ${state_sizes[-1]}: $(ms "$(med_wall "check-${state_sizes[-1]}")") ms" >&2
+
+# --- goal 3: plan --fixture on each tree, all but 3 LUNs declared ------------------------------
+for p in "${sizes[@]}"; do
+    for r in $(seq 0 "$runs"); do
+        time_one "plan-$p" "$lg" plan --config "$work/lunguard.toml" --state-dir "$work/plan-state-$p" \
+            --database "$work/db-$p" --fixture "$work/tree-$p"
+        time_one "check-plan-$p" "$lg" check --config "$work/lunguard.toml" --state-dir "$work/plan-state-$p"
+        if [ "$r" = 0 ]; then WALL[plan-$p]=; CPU[plan-$p]=; WALL[check-plan-$p]=; CPU[check-plan-$p]=; fi
+    done
+    echo "bench: plan $p paths: $(ms "$(med_wall "plan-$p")") ms" >&2
+done
+
+# --- syscalls per path (smallest tree, strace -c, when strace is installed) -------------------
+small=${sizes[0]}
+sys_lg="" sys_ls=""
+if command -v strace >/dev/null; then
+    count_calls() { strace -f -c -o "$work/strace.txt" "$@" >/dev/null 2>&1 || true; awk '$NF == "total" {print $4}' "$work/strace.txt" | tail -1; }
+    sys_lg=$(count_calls "$lg" status --json --sysfs-root "$work/tree-$small/sys" --proc-root "$work/tree-$small/proc")
+    t=$(count_calls lsscsi -k -y "$work/tree-$small/sys" -t -g); u=$(count_calls lsscsi -k -y "$work/tree-$small/sys" -u -g)
+    sys_ls=$((t + u))
+fi
+
+# --- the report ------------------------------------------------------------------------------
+elapsed=$(awk -v a="$(us "$started")" -v b="$(us "$EPOCHREALTIME")" 'BEGIN {printf "%.0f", (b-a)/1e6}')
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+{
+cat <<EOF
+# Benchmarks (issue 8)
+
+Written by \`bash benches/run.sh$flag\` — do not edit by hand; re-run it. Every figure below comes
+from one run on one machine; lunguard and its reference were timed **side by side** (interleaved
+rounds on the same tree, after one discarded warm-up round), so the **ratios** are what to compare
+across runs and machines, not the absolute times. Nothing here is asserted by a test.
+
+| | |
+|---|---|
+| date | $(date -u '+%Y-%m-%d %H:%M UTC') |
+| machine | $(nproc) CPUs, ${cpu_model:-unknown CPU}, $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r) |
+| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) (other builds and VMs were running) |
+| lunguard | $(git rev-parse --short HEAD 2>/dev/null || echo "?")$(git diff --quiet 2>/dev/null || echo "+changes"), release build |
+| reference | lsscsi $(lsscsi -V 2>&1 | head -1 | sed 's/^version: *//') (Debian), run as \`lsscsi -k -y TREE …\` |
+| rounds | $runs timed rounds a figure; median wall time (min–max), median CPU time (user + system) |
+| this run | $elapsed s, tree generation included |
+| comparability | the issue's own figures (e.g. \`lsscsi -t -g\` 0.114 s at 8,192 paths) come from another machine and tree; compare ratios, not times |
+
+@STATUS@
+
+## Inputs
+
+Trees: \`bench_gen tree\` (benches/support/sysfs_tree.rs) clones every object of the recorded
+fixture \`tests/fixtures/iscsi-mpath\` (iSCSI host, session, connection, target, LUN with its
+\`sd\` disk and \`bsg\` node, multipath map: attribute files, relative symlinks, \`class/\` and
+\`block/\` links) for 2 sessions × N LUNs, one multipath map a LUN, and adds the kernel's
+\`bus/scsi/devices/\` links. \`tests/bench_fidelity.rs\` checks that lsscsi prints the same on a
+generated tree as it did on the recorded kernel, modulo names and numbers, and that lunguard reads
+it without problems. The trees live on ${TMPDIR:-/tmp}'s filesystem (not sysfs); both tools read
+the same files from a warm page cache. lsscsi runs with \`-k\` (kernel names) so it does not scan
+this host's \`/dev\`, which has nothing to do with the tree; that makes the reference slightly
+faster than plain \`lsscsi -t -g\`, i.e. the goal slightly stricter. The recording's kernel had no
+\`sg\` driver, so \`-g\` prints \`-\` on both.
+
+| paths | sessions × LUNs | multipath maps | files, dirs, links | generated in |
+|---|---|---|---|---|
+EOF
+for p in "${sizes[@]}"; do
+    echo "| $(fmt_n "$p") | 2 × $(fmt_n $((p / 2))) | $(fmt_n $((p / 2))) | $(fmt_n "${ENTRIES[$p]}") | ${GEN_S[$p]} s |"
+done
+cat <<EOF
+
+## Goal 1 — snapshot: \`status --json\` ≤ 0.5 × (\`lsscsi -t -g\` + \`lsscsi -u -g\`), linear
+
+| paths | \`lunguard status --json\` | \`lsscsi -t -g\` | \`lsscsi -u -g\` | ratio lunguard / both lsscsi | CPU: lunguard / lsscsi (ms) | lunguard µs a path | goal met (≤ 0.50) |
+|---|---|---|---|---|---|---|---|
+EOF
+for p in "${sizes[@]}"; do
+    s=$(med_wall "status-$p") t=$(med_wall "lsscsi-t-$p") u=$(med_wall "lsscsi-u-$p")
+    r=$(ratio "$s" $((t + u)))
+    met=$(awk -v r="$r" 'BEGIN {print (r+0 <= 0.5 ? "yes" : "no")}')
+    echo "| $(fmt_n "$p") | $(ms "$s") ms ($(range_ms "status-$p")) | $(ms "$t") ms ($(range_ms "lsscsi-t-$p")) | $(ms "$u") ms ($(range_ms "lsscsi-u-$p")) | **$r** | $(med_cpu "status-$p") / $(( $(med_cpu "lsscsi-t-$p") + $(med_cpu "lsscsi-u-$p") )) | $(awk -v s="$s" -v p="$p" 'BEGIN {printf "%.0f", s/p}') | $met |"
+done
+first=${sizes[0]} last=${sizes[-1]}
+if [ "$first" != "$last" ]; then
+    lin=$(awk -v a="$(med_wall "status-$first")" -v b="$(med_wall "status-$last")" -v pa="$first" -v pb="$last" 'BEGIN {printf "%.2f", (b/pb)/(a/pa)}')
+    echo
+    echo "Linearity: lunguard's time a path at $(fmt_n "$last") paths is **${lin}×** its time a path at $(fmt_n "$first") (1.00 = linear)."
+fi
+if [ -n "$sys_lg" ]; then
+    echo
+    echo "Syscalls a path at $(fmt_n "$small") paths (\`strace -f -c\`, all calls): lunguard \`status --json\` **$(awk -v a="$sys_lg" -v p="$small" 'BEGIN {printf "%.0f", a/p}')**, \`lsscsi -t -g\` + \`lsscsi -u -g\` together **$(awk -v a="$sys_ls" -v p="$small" 'BEGIN {printf "%.0f", a/p}')**."
+fi
+cat <<EOF
+
+## Goal 2 — state files: 10,000 attachments loaded and validated in ≤ 50 ms, linear
+
+\`lunguard check --state-dir DIR\` on one generated file (\`bench_gen state\`: 2 portals, LUN, WWID
+per attachment), interleaved with the same command on an empty state directory (process start-up
+and config, the floor under every figure).
+
+| attachments | \`lunguard check\` | CPU (ms) | above the empty directory | ms a 1,000 | goal met (≤ 50 ms at 10,000) |
+|---|---|---|---|---|---|
+EOF
+e=$(med_wall check-empty)
+echo "| 0 (empty directory) | $(ms "$e") ms ($(range_ms check-empty)) | $(med_cpu check-empty) | — | — | — |"
+for a in "${state_sizes[@]}"; do
+    c=$(med_wall "check-$a")
+    met="—"; [ "$a" = 10000 ] && met=$(awk -v c="$c" 'BEGIN {print (c <= 50000 ? "yes" : "no")}')
+    echo "| $(fmt_n "$a") | $(ms "$c") ms ($(range_ms "check-$a")) | $(med_cpu "check-$a") | $(ms $((c - e))) ms | $(awk -v c="$c" -v e="$e" -v a="$a" 'BEGIN {printf "%.1f", (c-e)/1000/(a/1000)}') | $met |"
+done
+cat <<EOF
+
+EOF
+if [ "${#state_sizes[@]}" -gt 1 ]; then
+    a0=${state_sizes[0]} a1=${state_sizes[-1]}
+    lin=$(awk -v x="$(med_wall "check-$a0")" -v y="$(med_wall "check-$a1")" -v e="$e" -v a="$a0" -v b="$a1" 'BEGIN {printf "%.1f", ((y-e)/b)/((x-e)/a)}')
+    echo "Linearity: the time an attachment at $(fmt_n "$a1") is **${lin}×** the time an attachment at $(fmt_n "$a0") (1.0 = linear)."
+    echo
+fi
+cat <<EOF
+Not measured here yet: the error path (100,000 errors, positions from a line index, N errors a
+file, the size cap).
+
+## Goal 3 — planner: \`plan --fixture TREE\`, all LUNs but 3 declared
+
+\`lunguard plan --fixture TREE --state-dir DIR --database DB\` (device-mapper and multipathd are
+not asked with \`--fixture\`). The goal (10,000 intents × 20,000 paths planned in ≤ 10 ms; 10× the
+input ≤ 11× the time) is about the planner alone, which the command line cannot time by itself:
+\`plan\` also takes the snapshot, loads the state and opens the database. Its figure is shown with
+the same run's \`status --json\` of the same tree and \`check\` of the same state; the planner's
+own share is not isolated here (that needs a timer inside the process), so the goal column says so.
+
+| paths | attachments | \`lunguard plan\` | CPU (ms) | \`status\` of its tree | \`check\` of its state | goal met |
+|---|---|---|---|---|---|---|
+EOF
+for p in "${sizes[@]}"; do
+    pl=$(med_wall "plan-$p") ck=$(med_wall "check-plan-$p") st=$(med_wall "status-$p")
+    echo "| $(fmt_n "$p") | $(fmt_n $((p / 2 - 3))) | $(ms "$pl") ms ($(range_ms "plan-$p")) | $(med_cpu "plan-$p") | $(ms "$st") ms | $(ms "$ck") ms ($(range_ms "check-plan-$p")) | not isolated (see above) |"
+done
+cat <<EOF
+
+## Goals 4–6
+
+Not measured by this benchmark yet: the daemon's CPU from one uevent to the plan at 8,192 paths
+(goal 4), uevent storms and idle RSS (goal 5), and the real-kernel add → delete latency
+distribution, which belongs to the VM tests (goal 6).
+EOF
+} >"$work/report.md"
+if grep -q '| no |' "$work/report.md"; then
+    status="**Status: goals not met yet** (a \"no\" in a \"goal met\" column). Until issue 8's optimisations land,\nthese figures are the baseline they are measured against. The \"goal met\" columns are computed\nfrom the figures by the script, not written by hand."
+else
+    status="**Status: every goal measured here is met** (the \"goal met\" columns are computed by the\nscript from the figures)."
+fi
+awk -v s="$status" '{ if ($0 == "@STATUS@") { gsub(/\\n/, "\n", s); print s } else print }' "$work/report.md" >"$out"
+echo "bench: wrote $out in $elapsed s" >&2
