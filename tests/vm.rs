@@ -604,7 +604,7 @@ fn daemon_keeps_a_rogue_lun_for_the_grace_and_does_not_race_an_attach_in_flight(
     assert!((20.0..60.0).contains(&took), "removed after {took} s");
     let log = daemon_log(out.path());
     assert!(
-        log.contains(":0:0:2: unwanted, waiting") && log.contains("(grace period)"),
+        log.contains(":0:0:2: unwanted: would remove at") && log.contains("; grace period)"),
         "{log}"
     );
     assert!(

@@ -71,7 +71,7 @@ use_after=$(since_s "$t_login")
 wait "$sampler"
 read -r present at <"/tmp/grace-sample"
 [ "$present" = 2 ] || fail "(a) LUN 2 had $present of 2 paths left at $at s, within the ${GRACE}s grace"
-grep -E "unwanted, waiting [0-9]+s more \(grace period\)" "$OUT/daemon.log" | grep -q ":0:0:2" \
+grep -E "unwanted: would remove at [0-9TZ:-]+ \(in [0-9]+ s; grace period\)" "$OUT/daemon.log" | grep -q ":0:0:2" \
     || fail "(a) no waiting-for-grace line for LUN 2: $(tail -n 30 "$OUT/daemon.log")"
 say "(a) LUN 2 still present (both paths) at $at s, waiting for the grace"
 echo "$at" >"$OUT/grace-still-there-at-s.txt"
