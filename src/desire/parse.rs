@@ -66,7 +66,7 @@ pub(crate) struct Declared {
 
 /// Parses one file. Returns what was declared and every problem found.
 pub(crate) fn parse_file(file: &Path, text: &str) -> (Vec<Declared>, Vec<Diagnostic>) {
-    let src = Source { file, text };
+    let src = Source::new(file, text);
     let (doc, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         // A recovered document may be missing pieces; checking it would report
