@@ -154,15 +154,32 @@ struct LineIndex {
 impl LineIndex {
     fn new(text: &str) -> Self {
         let mut line_starts = vec![0];
+        if text.is_ascii() {
+            // The usual case: `match_indices` of one byte is a memchr, and
+            // there are no multi-byte characters to note.
+            line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+            return Self {
+                line_starts,
+                wide: Vec::new(),
+            };
+        }
         let mut wide = Vec::new();
         let mut extra = 0;
-        for (i, c) in text.char_indices() {
-            if c == '\n' {
-                line_starts.push(i + 1);
-            } else if !c.is_ascii() {
-                extra += c.len_utf8() - 1;
-                wide.push((i, extra));
-            }
+        // Bytes, not chars: a UTF-8 lead byte tells the character's length,
+        // and continuation bytes (0x80..0xC0) are skipped without decoding.
+        for (i, b) in text.bytes().enumerate() {
+            let len = match b {
+                b'\n' => {
+                    line_starts.push(i + 1);
+                    continue;
+                }
+                0..0xC0 => continue,
+                0xC0..0xE0 => 2,
+                0xE0..0xF0 => 3,
+                0xF0.. => 4,
+            };
+            extra += len - 1;
+            wide.push((i, extra));
         }
         Self { line_starts, wide }
     }
@@ -291,6 +308,12 @@ mod tests {
     #[test]
     fn line_index_gives_the_same_position_as_a_rescan_at_every_offset() {
         let text = "\nnamé = \"ünï\"\r\n\n[[a]]\nk = \"日本語\" # 🦀 x\n\nlast";
+        let ascii = "a = 1\r\n\nb = 2\n";
+        let src = Source::new(Path::new("a.toml"), ascii);
+        for at in 0..=ascii.len() {
+            let pos = src.pos(&(at..at + 1));
+            assert_eq!((pos.line, pos.column), rescan(ascii, at), "offset {at}");
+        }
         let src = Source::new(Path::new("f.toml"), text);
         for at in 0..=text.len() {
             // Inside a character, the position is that character's.
