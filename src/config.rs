@@ -197,7 +197,7 @@ impl Config {
 
     /// Parses and validates config text; `file` only names it in diagnostics.
     pub fn parse(file: &Path, text: &str) -> Result<Self, LoadErrors> {
-        let src = Source { file, text };
+        let src = Source::new(file, text);
         let (doc, syntax) = DeTable::parse_recoverable(text);
         if !syntax.is_empty() {
             return Err(LoadErrors(

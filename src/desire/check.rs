@@ -36,8 +36,12 @@ pub struct Report {
     pub files: Vec<PathBuf>,
     /// The attachments that are valid on their own.
     pub attachments: Vec<Attachment>,
-    /// Every problem.
+    /// Every problem, at most [`MAX_ERRORS_PER_FILE`](super::MAX_ERRORS_PER_FILE)
+    /// of each file and then one line counting
+    /// the rest of that file's.
     pub errors: Vec<Diagnostic>,
+    /// How many problems were found, including those not listed.
+    pub error_count: usize,
 }
 
 /// Loads and validates as `args` say, without printing.
@@ -55,12 +59,14 @@ pub fn report(args: &CheckArgs, ownership: Ownership) -> Report {
         cfg.state_dir = dir.clone();
     }
     let compiled = super::compile(&cfg, ownership);
+    let error_count = errors.0.len() + compiled.error_count;
     errors.extend(compiled.errors.0);
     Report {
         ok: errors.is_empty(),
         files: compiled.files,
         attachments: compiled.attachments,
         errors: errors.0,
+        error_count,
     }
 }
 
@@ -94,7 +100,7 @@ fn render_text(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "{} in {}: not valid; nothing would be applied (the last good state stays in force)",
-            plural(r.errors.len(), "error"),
+            plural(r.error_count, "error"),
             plural(with_errors.len(), "file")
         )
     }

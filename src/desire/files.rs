@@ -12,9 +12,28 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Diagnostic, Ownership};
+
+/// Largest state file read (16 MiB, about 150,000 attachments). A bigger one
+/// is a mistake (a log or a disk image copied in by hand, a generator run
+/// away) and reading it whole would cost the daemon that much memory on every
+/// reload; it is rejected like any invalid file, so the last good state stays.
+pub const MAX_STATE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a file of `len` bytes is refused, or `None` if it is within the cap.
+fn size_problem(len: u64) -> Option<String> {
+    (len > MAX_STATE_FILE_BYTES).then(|| {
+        #[allow(clippy::cast_precision_loss)] // a size to one decimal
+        let mib = len as f64 / (1024.0 * 1024.0);
+        format!(
+            "is {mib:.1} MiB ({len} bytes), over the {} MiB cap for a state file; split it into several files in the state directory",
+            MAX_STATE_FILE_BYTES / (1024 * 1024)
+        )
+    })
+}
 
 /// One state file's name (as the user sees it) and contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,8 +150,11 @@ fn read_one(
             format!("its directory {} {msg}", parent.display()),
         ));
     }
-    let text =
-        fs::read(path).map_err(|e| vec![Diagnostic::file(path, format!("cannot read: {e}"))]);
+    if let Some(msg) = size_problem(meta.len()) {
+        errors.push(Diagnostic::file(path, msg));
+        return Err(errors);
+    }
+    let text = read_capped(path).map_err(|e| vec![Diagnostic::file(path, e)]);
     let text = match text {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             vec![Diagnostic::file(
@@ -152,9 +174,37 @@ fn read_one(
     }
 }
 
+/// Reads at most one byte past the cap, so a file that grows after its size
+/// was checked is still refused rather than read whole.
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    let file = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_STATE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_STATE_FILE_BYTES {
+        return Err(format!(
+            "grew past the {} MiB cap for a state file while being read; split it into several files in the state directory",
+            MAX_STATE_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_cap_is_inclusive_and_its_message_names_size_and_cap() {
+        assert_eq!(size_problem(MAX_STATE_FILE_BYTES), None);
+        assert_eq!(
+            size_problem(20 * 1024 * 1024).as_deref(),
+            Some(
+                "is 20.0 MiB (20971520 bytes), over the 16 MiB cap for a state file; split it into several files in the state directory"
+            )
+        );
+    }
 
     #[test]
     fn only_toml_files_count() {

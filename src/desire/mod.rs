@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, LoadErrors, Ownership};
 use crate::model::{Attachment, Iqn};
 
-pub use files::{StateFile, is_state_file_name, read_state_dir};
+pub use files::{MAX_STATE_FILE_BYTES, StateFile, is_state_file_name, read_state_dir};
 pub use store::{Store, StoreError};
 
 /// The compiled, validated desired state.
@@ -79,9 +79,16 @@ pub struct Compiled {
     pub attachments: Vec<Attachment>,
     /// Digest of the files read.
     pub digest: String,
-    /// Every problem.
+    /// Every problem, at most [`MAX_ERRORS_PER_FILE`] of each file and then
+    /// one line counting the rest.
     pub errors: LoadErrors,
+    /// How many problems were found, including those not listed.
+    pub error_count: usize,
 }
+
+/// Errors reported per file, at most; the rest are counted in one "… and N
+/// more errors in FILE" line. A load with any error is still rejected whole.
+pub const MAX_ERRORS_PER_FILE: usize = 100;
 
 /// Reads and validates the state directory named by `config.state_dir`
 /// against `config.scope`, collecting every problem.
@@ -99,6 +106,8 @@ pub fn compile(config: &Config, ownership: Ownership) -> Compiled {
     errors
         .0
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    let error_count = errors.0.len();
+    errors.cap_per_file(MAX_ERRORS_PER_FILE);
     let mut attachments: Vec<Attachment> =
         declared.into_iter().filter_map(|d| d.attachment).collect();
     attachments.sort_by(|a, b| a.name.cmp(&b.name));
@@ -107,6 +116,7 @@ pub fn compile(config: &Config, ownership: Ownership) -> Compiled {
         digest: digest(&files),
         attachments,
         errors,
+        error_count,
     }
 }
 

@@ -66,7 +66,7 @@ pub(crate) struct Declared {
 
 /// Parses one file. Returns what was declared and every problem found.
 pub(crate) fn parse_file(file: &Path, text: &str) -> (Vec<Declared>, Vec<Diagnostic>) {
-    let src = Source { file, text };
+    let src = Source::new(file, text);
     let (doc, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         // A recovered document may be missing pieces; checking it would report
@@ -149,7 +149,7 @@ impl Fields<'_, '_> {
 
     /// The field `key` as `T`, or `None` (after recording why) if absent and
     /// `required`, or of the wrong type.
-    fn get<T: DeserializeOwned>(&mut self, key: &str, required: bool) -> Option<Spanned<T>> {
+    fn get<T: Direct>(&mut self, key: &str, required: bool) -> Option<Spanned<T>> {
         let Some(value) = self.table.get(key) else {
             if required {
                 let example = FIELDS
@@ -165,6 +165,9 @@ impl Fields<'_, '_> {
             }
             return None;
         };
+        if let Some(v) = T::direct(value) {
+            return Some(Spanned::new(value.span(), v));
+        }
         match Spanned::<T>::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -180,6 +183,51 @@ impl Fields<'_, '_> {
         self.errors.push(self.src.error(&span, message));
     }
 }
+
+/// A field type read straight from the parsed value when the value has the
+/// expected shape, skipping a clone and a serde round trip per field (a third
+/// of the time spent on each attachment). Anything else, `None`, takes the
+/// serde path, which gives the same value or words the type error, so results
+/// and messages are serde's either way.
+trait Direct: DeserializeOwned {
+    fn direct(_value: &Spanned<DeValue<'_>>) -> Option<Self> {
+        None
+    }
+}
+
+impl Direct for String {
+    fn direct(value: &Spanned<DeValue<'_>>) -> Option<Self> {
+        value.get_ref().as_str().map(str::to_owned)
+    }
+}
+
+impl Direct for bool {
+    fn direct(value: &Spanned<DeValue<'_>>) -> Option<Self> {
+        value.get_ref().as_bool()
+    }
+}
+
+impl Direct for u64 {
+    /// What serde accepts for a `u64`: any TOML integer that fits (negative
+    /// or too large ones go to serde for its message).
+    fn direct(value: &Spanned<DeValue<'_>>) -> Option<Self> {
+        let i = value.get_ref().as_integer()?;
+        u64::from_str_radix(i.as_str(), i.radix()).ok()
+    }
+}
+
+impl Direct for Vec<Spanned<String>> {
+    fn direct(value: &Spanned<DeValue<'_>>) -> Option<Self> {
+        value
+            .get_ref()
+            .as_array()?
+            .iter()
+            .map(|v| Some(Spanned::new(v.span(), String::direct(v)?)))
+            .collect()
+    }
+}
+
+impl Direct for OnUnexpected {}
 
 /// Reads and checks every field of one table. `None` only when there is not
 /// even a name to refer to it by.

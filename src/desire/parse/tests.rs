@@ -326,3 +326,45 @@ fn attachment_in_excluded_scope() {
             .any(|d| d.message.contains("scope.exclude.iscsi_targets"))
     );
 }
+
+/// The direct read of a field (no serde round trip, issue 8 goal 2) gives
+/// exactly what serde gives whenever it gives anything.
+#[test]
+fn direct_field_reads_agree_with_serde() {
+    fn both<T: Direct + PartialEq + std::fmt::Debug>(text: &str) -> Option<T> {
+        let (doc, e) = DeTable::parse_recoverable(text);
+        assert!(e.is_empty(), "{text}: {e:?}");
+        let v = doc.get_ref().get("v").unwrap();
+        let serde = Spanned::<T>::deserialize(ValueDeserializer::from(v.clone())).ok();
+        let direct = T::direct(v);
+        if let Some(d) = &direct {
+            assert_eq!(Some(d), serde.as_ref().map(Spanned::get_ref), "{text}");
+        }
+        direct
+    }
+    assert_eq!(both::<String>("v = \"a\\tb\"").as_deref(), Some("a\tb"));
+    assert_eq!(both::<String>("v = 'lit'").as_deref(), Some("lit"));
+    assert_eq!(both::<String>("v = 1"), None);
+    assert_eq!(both::<bool>("v = false"), Some(false));
+    assert_eq!(both::<bool>("v = \"true\""), None);
+    for (text, want) in [
+        ("v = 7", Some(7)),
+        ("v = +7", Some(7)),
+        ("v = 1_000", Some(1000)),
+        ("v = 0x1f", Some(31)),
+        ("v = 0o17", Some(15)),
+        ("v = 0b11", Some(3)),
+        ("v = -1", None),
+        ("v = 1.0", None),
+    ] {
+        assert_eq!(both::<u64>(text), want, "{text}");
+    }
+    let p = both::<Vec<Spanned<String>>>("v = [\"a\", \"b\"]").unwrap();
+    assert_eq!(
+        p.iter()
+            .map(|s| (s.span(), s.get_ref().as_str()))
+            .collect::<Vec<_>>(),
+        [(5..8, "a"), (10..13, "b")]
+    );
+    assert!(both::<Vec<Spanned<String>>>("v = [\"a\", 1]").is_none());
+}
