@@ -25,7 +25,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
@@ -291,11 +291,30 @@ fn is_one_name(name: &str) -> bool {
     matches!((c.next(), c.next()), (Some(Component::Normal(_)), None)) && !name.contains('/')
 }
 
-/// Reads an open file to its end. Sysfs attributes fit in a page, so one
-/// page is reserved up front (and no `stat` is spent on a size hint).
+/// Reads an open file to its end. Sysfs attributes fit in a page and the
+/// kernel hands a whole attribute to the first `read`, so a page is read at
+/// a time and a short read is taken as the end (as `lsscsi` does); no `stat`
+/// for a size hint, no `lseek`.
 fn read_all(fd: OwnedFd) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(4096);
-    std::fs::File::from(fd).read_to_end(&mut buf)?;
+    const PAGE: usize = 4096;
+    let mut buf = vec![0u8; PAGE];
+    let mut len = 0;
+    loop {
+        if buf.len() - len < PAGE {
+            buf.resize(len + PAGE, 0);
+        }
+        let want = buf.len() - len;
+        let n = match nix::unistd::read(&fd, &mut buf[len..]) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        len += n;
+        if n == 0 || n < want {
+            break;
+        }
+    }
+    buf.truncate(len);
     Ok(buf)
 }
 
@@ -304,10 +323,12 @@ fn utf8(bytes: Vec<u8>) -> io::Result<String> {
 }
 
 /// Sorted names of an open directory, without `.`/`..` and non-UTF-8 names.
+/// Read with `getdents64` straight away (rustix): no `fdopendir`, whose
+/// `fstat`, `fcntl`s and rewind cost more than the listing of a small
+/// directory.
 fn list_fd(fd: OwnedFd) -> io::Result<Vec<String>> {
-    let mut dir = nix::dir::Dir::from_fd(fd)?;
     let mut names = Vec::new();
-    for entry in dir.iter() {
+    for entry in rustix::fs::Dir::new(fd)? {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
@@ -431,6 +452,21 @@ mod tests {
             // `Tree` (long-lived users) still sees the change.
             assert_eq!(tree.read_string("class/c/d/attr").unwrap(), "other\n");
         }
+    }
+
+    #[test]
+    fn files_longer_than_a_page_are_read_whole() {
+        let (_t, r) = fixture();
+        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(r.join("devices/d/big"), &big).unwrap();
+        std::fs::write(r.join("devices/d/page"), vec![7u8; 4096]).unwrap();
+        std::fs::write(r.join("devices/d/empty"), b"").unwrap();
+        let tree = Tree::new(&r);
+        let s = tree.scan();
+        let d = s.dir("class/c/d").unwrap();
+        assert_eq!(d.read_bytes("big").unwrap(), big);
+        assert_eq!(d.read_bytes("page").unwrap(), vec![7u8; 4096]);
+        assert!(d.read_bytes("empty").unwrap().is_empty());
     }
 
     #[test]
