@@ -10,6 +10,7 @@
 mod attrs;
 mod devices;
 mod dm;
+mod fan_out;
 mod hosts;
 
 use std::path::PathBuf;

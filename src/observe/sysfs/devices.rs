@@ -3,6 +3,7 @@
 use super::super::snapshot::{BlockDevice, Partition, Problem, ScsiDevice, WwidSource};
 use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class};
+use super::fan_out::fan_out;
 use super::hosts::session_in;
 use crate::model::{DevT, Hctl, ScsiDeviceState, Wwid};
 
@@ -11,20 +12,19 @@ pub(super) fn read_devices(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<
     let Some(names) = list_class(tree, "class/scsi_device", problems) else {
         return Vec::new();
     };
-    let mut devices = Vec::new();
+    let mut found = Vec::new();
     for name in names {
-        let hctl = match name.parse::<Hctl>() {
-            Ok(h) => h,
-            Err(e) => {
-                problems.push(Problem {
-                    path: tree.display(format!("class/scsi_device/{name}")),
-                    what: e.to_string(),
-                });
-                continue;
-            }
-        };
-        devices.push(read_device(tree, &name, hctl));
+        match name.parse::<Hctl>() {
+            Ok(hctl) => found.push((name, hctl)),
+            Err(e) => problems.push(Problem {
+                path: tree.display(format!("class/scsi_device/{name}")),
+                what: e.to_string(),
+            }),
+        }
     }
+    let mut devices = fan_out(tree, found, |scan, (name, hctl)| {
+        read_device(scan, &name, hctl)
+    });
     devices.sort_by_key(|d| d.hctl);
     devices
 }

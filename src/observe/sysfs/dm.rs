@@ -3,6 +3,7 @@
 use super::super::snapshot::{DmDevice, DmKind, Problem};
 use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class, numbered};
+use super::fan_out::fan_out;
 use crate::model::{DevT, DmName};
 
 /// Reads every `dm-N` in `block/` (or `class/block/` if `block/` is absent).
@@ -21,11 +22,11 @@ pub(super) fn read_dm(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<DmDev
             }
         },
     };
-    let mut devs: Vec<(u32, DmDevice)> = names
+    let found: Vec<(u32, String)> = names
         .into_iter()
         .filter_map(|n| Some((numbered(&n, "dm-")?, n)))
-        .map(|(num, n)| (num, read_one(tree, dir, n)))
         .collect();
+    let mut devs = fan_out(tree, found, |scan, (num, n)| (num, read_one(scan, dir, n)));
     devs.sort_by_key(|(n, _)| *n);
     devs.into_iter().map(|(_, d)| d).collect()
 }

@@ -77,6 +77,15 @@ impl<'t> Scan<'t> {
         }
     }
 
+    /// What another thread needs to start a scan of the same tree in the
+    /// same mode (a `Scan` remembers links in a `RefCell`: not shared).
+    pub(crate) fn fork(&self) -> Fork<'t> {
+        Fork {
+            tree: self.tree,
+            in_kernel: self.in_kernel,
+        }
+    }
+
     /// Whether `openat2` does the confinement (for tests and messages).
     #[cfg(test)]
     pub(crate) fn in_kernel(&self) -> bool {
@@ -99,11 +108,12 @@ impl<'t> Scan<'t> {
             if let Some(known) = self.links.borrow().get(here) {
                 return Ok(known.clone());
             }
-            let st = fstatat(root, here, AtFlags::AT_SYMLINK_NOFOLLOW)?;
-            let link = if is_link(&st) {
-                Some(PathBuf::from(readlinkat(root, here)?))
-            } else {
-                None
+            // One `readlinkat` tells a link (its target) from anything
+            // else (`EINVAL`) and fails as `lstat` would on a missing name.
+            let link = match readlinkat(root, here) {
+                Ok(target) => Some(PathBuf::from(target)),
+                Err(Errno::EINVAL) => None,
+                Err(e) => return Err(e.into()),
             };
             self.links
                 .borrow_mut()
@@ -154,6 +164,19 @@ impl<'t> Scan<'t> {
     /// Whether `rel` resolves to something that exists.
     pub(crate) fn exists(&self, rel: impl AsRef<Path>) -> bool {
         self.open(rel.as_ref(), OFlag::O_PATH).is_ok()
+    }
+}
+
+/// A `Scan` to be started on another thread; see `Scan::fork`.
+#[derive(Clone, Copy)]
+pub(crate) struct Fork<'t> {
+    tree: &'t Tree,
+    in_kernel: bool,
+}
+
+impl<'t> Fork<'t> {
+    pub(crate) fn scan(self) -> Scan<'t> {
+        Scan::new(self.tree, self.in_kernel)
     }
 }
 
