@@ -10,6 +10,7 @@
 mod attrs;
 mod devices;
 mod dm;
+mod fan_out;
 mod hosts;
 
 use std::path::PathBuf;
@@ -56,12 +57,13 @@ pub const NO_SCSI: &str = "no SCSI support in this kernel (class/scsi_host missi
 
 /// Takes a snapshot. Never fails; see the module docs.
 pub fn snapshot(roots: &Roots) -> Snapshot {
-    let sys = Tree::new(&roots.sys);
+    let sys_tree = Tree::new(&roots.sys);
+    let sys = sys_tree.scan();
     let proc = Tree::new(&roots.proc);
     let dev = Tree::new(&roots.dev);
     let mut snap = Snapshot::default();
 
-    if !sys.root_is_dir() {
+    if !sys_tree.root_is_dir() {
         snap.problems.push(Problem {
             path: sys.display(""),
             what: "sysfs root is not a directory".into(),
@@ -76,13 +78,13 @@ pub fn snapshot(roots: &Roots) -> Snapshot {
             what: NO_SCSI.into(),
         });
     }
-    if sys.root_is_dir() {
+    if sys_tree.root_is_dir() {
         snap.dm_devices = dm::read_dm(&sys, &mut snap.problems);
     }
 
     snap.mounts = procfs::read_mounts(&proc, &mut snap.problems);
     snap.swaps = procfs::read_swaps(&proc, &mut snap.problems);
-    procfs::resolve_swap_devs(&mut snap.swaps, &sys, &dev, &snap.dm_devices);
+    procfs::resolve_swap_devs(&mut snap.swaps, &sys_tree, &dev, &snap.dm_devices);
     snap
 }
 

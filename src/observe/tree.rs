@@ -11,6 +11,10 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+mod scan;
+
+pub(crate) use scan::{Dir, Scan};
+
 /// Symlink hops allowed in one resolution, as Linux's `MAXSYMLINKS`.
 const MAX_HOPS: usize = 40;
 
@@ -33,36 +37,22 @@ impl Tree {
     /// Resolves `rel` to a root-relative path without symlinks or `..`.
     /// Fails with the OS error of the first component that does not exist.
     pub(crate) fn resolve(&self, rel: impl AsRef<Path>) -> io::Result<PathBuf> {
-        let mut todo: VecDeque<OsString> = components(rel.as_ref()).collect();
-        let mut done: Vec<OsString> = Vec::new();
-        let mut hops = 0;
-        while let Some(name) = todo.pop_front() {
-            if name == ".." {
-                done.pop();
-                continue;
+        resolve_by(self, rel.as_ref(), |here| {
+            let host = self.root.join(here);
+            if std::fs::symlink_metadata(&host)?.file_type().is_symlink() {
+                Ok(Some(std::fs::read_link(&host)?))
+            } else {
+                Ok(None)
             }
-            let here: PathBuf = done.iter().chain(std::iter::once(&name)).collect();
-            let meta = std::fs::symlink_metadata(self.root.join(&here))?;
-            if !meta.file_type().is_symlink() {
-                done.push(name);
-                continue;
-            }
-            hops += 1;
-            if hops > MAX_HOPS {
-                return Err(io::Error::other(format!(
-                    "too many levels of symbolic links resolving {}",
-                    self.display(rel.as_ref())
-                )));
-            }
-            let target = std::fs::read_link(self.root.join(&here))?;
-            if target.is_absolute() {
-                done.clear();
-            }
-            for c in components(&target).collect::<Vec<_>>().into_iter().rev() {
-                todo.push_front(c);
-            }
-        }
-        Ok(done.iter().collect())
+        })
+    }
+
+    /// One pass of reads over this tree (a snapshot): the root opened once,
+    /// directories opened once and read relative to their descriptor, and
+    /// symlinks resolved once. Not for long-lived use: what it learnt of the
+    /// tree's links is kept for its whole life.
+    pub(crate) fn scan(&self) -> Scan<'_> {
+        Scan::new(self, true)
     }
 
     fn host_path(&self, rel: impl AsRef<Path>) -> io::Result<PathBuf> {
@@ -109,6 +99,44 @@ fn components(p: &Path) -> impl Iterator<Item = OsString> + '_ {
         Component::ParentDir => Some(OsString::from("..")),
         Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
     })
+}
+
+/// The in-root resolution shared by `Tree` and `Scan`: `lookup(here)` says
+/// whether the symlink-free root-relative path `here` is a symlink (and to
+/// what) or fails as `lstat` would.
+fn resolve_by(
+    tree: &Tree,
+    rel: &Path,
+    mut lookup: impl FnMut(&Path) -> io::Result<Option<PathBuf>>,
+) -> io::Result<PathBuf> {
+    let mut todo: VecDeque<OsString> = components(rel).collect();
+    let mut done = PathBuf::new();
+    let mut hops = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            done.pop();
+            continue;
+        }
+        done.push(&name);
+        let Some(target) = lookup(&done)? else {
+            continue;
+        };
+        done.pop();
+        hops += 1;
+        if hops > MAX_HOPS {
+            return Err(io::Error::other(format!(
+                "too many levels of symbolic links resolving {}",
+                tree.display(rel)
+            )));
+        }
+        if target.is_absolute() {
+            done = PathBuf::new();
+        }
+        for c in components(&target).collect::<Vec<_>>().into_iter().rev() {
+            todo.push_front(c);
+        }
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -2,25 +2,58 @@
 //! went wrong as `Problem`s instead of failing.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::super::snapshot::Problem;
-use super::super::tree::Tree;
+use super::super::tree::{Dir, Scan};
 
-/// Attribute reader for the object at `base` (root-relative).
-pub(super) struct Attrs<'a> {
-    pub(super) tree: &'a Tree,
+/// Attribute reader for the object at `base` (root-relative). The object's
+/// directory is opened once and its attributes are read relative to it.
+pub(super) struct Attrs<'s, 't> {
+    pub(super) scan: &'s Scan<'t>,
     pub(super) base: PathBuf,
+    /// `base`, open; `None` if it could not be opened, and then each read
+    /// goes from the root and fails with its own error, as it would have.
+    dir: Option<Dir<'s, 't>>,
     pub(super) problems: Vec<Problem>,
 }
 
-impl<'a> Attrs<'a> {
-    pub(super) fn new(tree: &'a Tree, base: impl Into<PathBuf>) -> Self {
+impl<'s, 't> Attrs<'s, 't> {
+    pub(super) fn new(scan: &'s Scan<'t>, base: impl Into<PathBuf>) -> Self {
+        let base = base.into();
         Self {
-            tree,
-            base: base.into(),
+            scan,
+            dir: scan.dir(&base).ok(),
+            base,
             problems: Vec::new(),
+        }
+    }
+
+    /// The reader of the sub-directory `name` (opened relative to this
+    /// one); its problems name the same paths as reads through `self` would.
+    pub(super) fn sub(&self, name: &str) -> Attrs<'s, 't> {
+        Attrs {
+            scan: self.scan,
+            base: self.path(name),
+            dir: self.dir.as_ref().and_then(|d| d.dir(name).ok()),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The raw text of attribute `name`; errors are the caller's to judge.
+    pub(super) fn raw_string(&self, name: &str) -> io::Result<String> {
+        match &self.dir {
+            Some(d) => d.read_string(name),
+            None => self.scan.read_string(self.path(name)),
+        }
+    }
+
+    /// The raw bytes of attribute `name` (binary pages such as `vpd_pg83`).
+    pub(super) fn raw_bytes(&self, name: &str) -> io::Result<Vec<u8>> {
+        match &self.dir {
+            Some(d) => d.read_bytes(name),
+            None => self.scan.read_bytes(self.path(name)),
         }
     }
 
@@ -34,13 +67,13 @@ impl<'a> Attrs<'a> {
 
     pub(super) fn problem(&mut self, name: &str, what: impl Into<String>) {
         self.problems.push(Problem {
-            path: self.tree.display(self.path(name)),
+            path: self.scan.display(self.path(name)),
             what: what.into(),
         });
     }
 
     fn read(&mut self, name: &str, required: bool) -> Option<String> {
-        match self.tree.read_string(self.path(name)) {
+        match self.raw_string(name) {
             Ok(s) => Some(s.trim().to_owned()),
             Err(e) if e.kind() == io::ErrorKind::NotFound && !required => None,
             Err(e) => {
@@ -105,7 +138,11 @@ impl<'a> Attrs<'a> {
 
     /// Names in a sub-directory such as `holders`; missing directory = empty.
     pub(super) fn names(&mut self, dir: &str) -> Vec<String> {
-        match self.tree.list(self.path(dir)) {
+        let listed = match &self.dir {
+            Some(d) => d.list(dir),
+            None => self.scan.list(self.path(dir)),
+        };
+        match listed {
             Ok(v) => v,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
@@ -115,8 +152,11 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    pub(super) fn exists(&self, rel: impl AsRef<Path>) -> bool {
-        self.tree.exists(self.base.join(rel))
+    pub(super) fn exists(&self, name: &str) -> bool {
+        match &self.dir {
+            Some(d) => d.exists(name),
+            None => self.scan.exists(self.path(name)),
+        }
     }
 }
 
@@ -131,7 +171,7 @@ pub(super) fn numbered(name: &str, prefix: &str) -> Option<u32> {
 
 /// Lists a class directory; a missing directory is `Ok(None)`.
 pub(super) fn list_class(
-    tree: &Tree,
+    tree: &Scan<'_>,
     rel: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<Vec<String>> {

@@ -1,35 +1,35 @@
 //! SCSI devices (`class/scsi_device/H:C:T:L/device`) and their disks.
 
 use super::super::snapshot::{BlockDevice, Partition, Problem, ScsiDevice, WwidSource};
-use super::super::tree::Tree;
+use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class};
+use super::fan_out::fan_out;
 use super::hosts::session_in;
 use crate::model::{DevT, Hctl, ScsiDeviceState, Wwid};
 
 /// Reads every `class/scsi_device/H:C:T:L`.
-pub(super) fn read_devices(tree: &Tree, problems: &mut Vec<Problem>) -> Vec<ScsiDevice> {
+pub(super) fn read_devices(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<ScsiDevice> {
     let Some(names) = list_class(tree, "class/scsi_device", problems) else {
         return Vec::new();
     };
-    let mut devices = Vec::new();
+    let mut found = Vec::new();
     for name in names {
-        let hctl = match name.parse::<Hctl>() {
-            Ok(h) => h,
-            Err(e) => {
-                problems.push(Problem {
-                    path: tree.display(format!("class/scsi_device/{name}")),
-                    what: e.to_string(),
-                });
-                continue;
-            }
-        };
-        devices.push(read_device(tree, &name, hctl));
+        match name.parse::<Hctl>() {
+            Ok(hctl) => found.push((name, hctl)),
+            Err(e) => problems.push(Problem {
+                path: tree.display(format!("class/scsi_device/{name}")),
+                what: e.to_string(),
+            }),
+        }
     }
+    let mut devices = fan_out(tree, found, |scan, (name, hctl)| {
+        read_device(scan, &name, hctl)
+    });
     devices.sort_by_key(|d| d.hctl);
     devices
 }
 
-fn read_device(tree: &Tree, name: &str, hctl: Hctl) -> ScsiDevice {
+fn read_device(tree: &Scan<'_>, name: &str, hctl: Hctl) -> ScsiDevice {
     let mut a = Attrs::new(tree, format!("class/scsi_device/{name}/device"));
     let vendor = a.required("vendor");
     let model = a.required("model");
@@ -63,14 +63,14 @@ fn read_device(tree: &Tree, name: &str, hctl: Hctl) -> ScsiDevice {
 /// VPD page 0x83 (enclosures, some CD-ROMs) legitimately have neither, and
 /// the kernel then fails the read of `wwid` with EINVAL/ENXIO, so absence is
 /// not a problem; only unusable content is.
-fn read_wwid(a: &mut Attrs<'_>) -> (Option<Wwid>, Option<WwidSource>) {
-    if let Ok(raw) = a.tree.read_string(a.path("wwid")) {
+fn read_wwid(a: &mut Attrs<'_, '_>) -> (Option<Wwid>, Option<WwidSource>) {
+    if let Ok(raw) = a.raw_string("wwid") {
         match raw.parse::<Wwid>() {
             Ok(w) => return (Some(w), Some(WwidSource::Wwid)),
             Err(e) => a.problem("wwid", e.to_string()),
         }
     }
-    if let Ok(page) = a.tree.read_bytes(a.path("vpd_pg83")) {
+    if let Ok(page) = a.raw_bytes("vpd_pg83") {
         match Wwid::from_vpd_pg83(&page) {
             Some(w) => return (Some(w), Some(WwidSource::VpdPg83)),
             None => a.problem(
@@ -90,7 +90,7 @@ fn parse_counter(s: &str) -> Result<u64, std::num::ParseIntError> {
     }
 }
 
-fn read_block(a: &mut Attrs<'_>) -> Option<BlockDevice> {
+fn read_block(a: &mut Attrs<'_, '_>) -> Option<BlockDevice> {
     let names = a.names("block");
     let name = names.first()?.clone();
     if names.len() > 1 {
@@ -99,24 +99,27 @@ fn read_block(a: &mut Attrs<'_>) -> Option<BlockDevice> {
             format!("more than one block device: {names:?}; using {name}"),
         );
     }
-    let dir = format!("block/{name}");
-    let dev = a.parsed::<DevT>(&format!("{dir}/dev"), true);
-    let size_bytes = a.size_bytes(&format!("{dir}/size"));
-    let read_only = a.flag(&format!("{dir}/ro"), false);
-    let holders = a.names(&format!("{dir}/holders"));
+    // The disk's directory, opened once; its problems name the same paths.
+    let mut b = a.sub(&format!("block/{name}"));
+    let dev = b.parsed::<DevT>("dev", true);
+    let size_bytes = b.size_bytes("size");
+    let read_only = b.flag("ro", false);
+    let holders = b.names("holders");
     let mut partitions = Vec::new();
-    for entry in a.names(&dir) {
-        if !entry.starts_with(&name) || !a.exists(format!("{dir}/{entry}/partition")) {
+    for entry in b.names("") {
+        if !entry.starts_with(&name) || !b.exists(&format!("{entry}/partition")) {
             continue;
         }
-        let p = format!("{dir}/{entry}");
+        let mut p = b.sub(&entry);
         partitions.push(Partition {
-            dev: a.parsed::<DevT>(&format!("{p}/dev"), true),
-            size_bytes: a.size_bytes(&format!("{p}/size")),
-            holders: a.names(&format!("{p}/holders")),
+            dev: p.parsed::<DevT>("dev", true),
+            size_bytes: p.size_bytes("size"),
+            holders: p.names("holders"),
             name: entry,
         });
+        b.problems.append(&mut p.problems);
     }
+    a.problems.append(&mut b.problems);
     Some(BlockDevice {
         name,
         dev,

@@ -1,12 +1,13 @@
 //! Device-mapper devices (`block/dm-N`).
 
 use super::super::snapshot::{DmDevice, DmKind, Problem};
-use super::super::tree::Tree;
+use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class, numbered};
+use super::fan_out::fan_out;
 use crate::model::{DevT, DmName};
 
 /// Reads every `dm-N` in `block/` (or `class/block/` if `block/` is absent).
-pub(super) fn read_dm(tree: &Tree, problems: &mut Vec<Problem>) -> Vec<DmDevice> {
+pub(super) fn read_dm(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<DmDevice> {
     let (dir, names) = match list_class(tree, "block", problems) {
         Some(n) => ("block", n),
         None => match list_class(tree, "class/block", problems) {
@@ -21,16 +22,16 @@ pub(super) fn read_dm(tree: &Tree, problems: &mut Vec<Problem>) -> Vec<DmDevice>
             }
         },
     };
-    let mut devs: Vec<(u32, DmDevice)> = names
+    let found: Vec<(u32, String)> = names
         .into_iter()
         .filter_map(|n| Some((numbered(&n, "dm-")?, n)))
-        .map(|(num, n)| (num, read_one(tree, dir, n)))
         .collect();
+    let mut devs = fan_out(tree, found, |scan, (num, n)| (num, read_one(scan, dir, n)));
     devs.sort_by_key(|(n, _)| *n);
     devs.into_iter().map(|(_, d)| d).collect()
 }
 
-fn read_one(tree: &Tree, dir: &str, kernel_name: String) -> DmDevice {
+fn read_one(tree: &Scan<'_>, dir: &str, kernel_name: String) -> DmDevice {
     let mut a = Attrs::new(tree, format!("{dir}/{kernel_name}"));
     let name = a.parsed::<DmName>("dm/name", true);
     let uuid = a.optional("dm/uuid").filter(|u| !u.is_empty());

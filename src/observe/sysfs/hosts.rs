@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use super::super::snapshot::{HostTransport, IscsiConnection, IscsiSession, Problem, ScsiHost};
-use super::super::tree::Tree;
+use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class, numbered};
 use crate::model::{Iqn, Portal};
 
 /// Reads every `class/scsi_host/hostN`. `None` if the class is missing.
-pub(super) fn read_hosts(tree: &Tree, problems: &mut Vec<Problem>) -> Option<Vec<ScsiHost>> {
+pub(super) fn read_hosts(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Option<Vec<ScsiHost>> {
     let names = list_class(tree, "class/scsi_host", problems)?;
     let mut hosts = Vec::new();
     for name in names {
@@ -45,7 +45,7 @@ pub(super) fn read_hosts(tree: &Tree, problems: &mut Vec<Problem>) -> Option<Vec
 /// Reads every `class/iscsi_session/sessionN` with its connections. A missing
 /// class just means no iSCSI transport is loaded.
 pub(super) fn read_sessions(
-    tree: &Tree,
+    tree: &Scan<'_>,
     hosts: &[ScsiHost],
     problems: &mut Vec<Problem>,
 ) -> Vec<IscsiSession> {
@@ -102,7 +102,7 @@ pub(super) fn read_sessions(
     sessions
 }
 
-fn read_connection(tree: &Tree, name: &str, problems: &mut Vec<Problem>) -> IscsiConnection {
+fn read_connection(tree: &Scan<'_>, name: &str, problems: &mut Vec<Problem>) -> IscsiConnection {
     let mut a = Attrs::new(tree, format!("class/iscsi_connection/{name}"));
     // persistent_* survive a connection failure; address/port may then fail
     // to read (ENOTCONN), so they are only the fallback.
@@ -144,7 +144,7 @@ fn read_connection(tree: &Tree, name: &str, problems: &mut Vec<Problem>) -> Iscs
 /// The host a session is under: the last `hostN` before `sessionN` in the
 /// resolved path of `class/iscsi_session/sessionN`, else the host whose
 /// device directory lists the session.
-fn session_host(tree: &Tree, name: &str, hosts: &[ScsiHost]) -> Option<u32> {
+fn session_host(tree: &Scan<'_>, name: &str, hosts: &[ScsiHost]) -> Option<u32> {
     let from_path = tree
         .resolve(format!("class/iscsi_session/{name}"))
         .ok()
