@@ -297,7 +297,10 @@ impl Daemon {
                 engine.remember(plan, now)?;
                 // A desired state that differs from the last one clears the degraded marks
                 // (below); one that does not keeps them, however often the watch fires.
-                if !matches!(pass.reload, Reload::Replaced { changed: true, .. }) {
+                if matches!(pass.reload, Reload::Replaced { changed: true, .. }) {
+                    // Lost writes stay kept whatever changed.
+                    filter.filter_lost(plan);
+                } else {
                     filter.filter(plan);
                 }
             }

@@ -81,7 +81,17 @@ impl Retries {
     /// Removes from `plan` every group with a degraded step, and every group touching a device
     /// that lost writes unless that group goes on past a failed flush (`force`).
     pub fn filter(&self, plan: &mut Plan) {
-        if self.degraded.is_empty() && self.lost.is_empty() {
+        self.filter_with(plan, true);
+    }
+
+    /// Only the writeback-loss part of [`Retries::filter`]: for a pass whose desired state
+    /// changed (which clears degraded steps but never a device's lost writes).
+    pub fn filter_lost(&self, plan: &mut Plan) {
+        self.filter_with(plan, false);
+    }
+
+    fn filter_with(&self, plan: &mut Plan, degraded_too: bool) {
+        if (self.degraded.is_empty() || !degraded_too) && self.lost.is_empty() {
             return;
         }
         let forced: BTreeSet<GroupId> = plan
@@ -97,7 +107,7 @@ impl Retries {
             .steps
             .iter()
             .filter(|s| {
-                self.degraded.contains(&s.to_string())
+                (degraded_too && self.degraded.contains(&s.to_string()))
                     || (!forced.contains(&s.group)
                         && devices_of(s).iter().any(|d| self.lost.contains_key(d)))
             })
@@ -395,6 +405,14 @@ mod tests {
         };
         let newly = r.record(&p, &report(lost));
         assert_eq!(newly.len(), 1, "degraded at once");
+        // A pass whose desired state changed applies only the loss marks: still kept (seen in
+        // the VM: a state edit cleared the degraded step and the disk was deleted).
+        let mut filtered = p.clone();
+        r.filter_lost(&mut filtered);
+        assert!(
+            filtered.steps.is_empty(),
+            "kept after a state change: {filtered:?}"
+        );
         r.clear();
         assert!(r.degraded().is_empty());
         let mut filtered = p.clone();

@@ -104,27 +104,28 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
     let luns = super::classify::luns(desired, observed, policy, ctx);
 
     let mut b = Builder::default();
-    // Identities a unit attention put in doubt are re-read first; nothing is removed on the
-    // strength of a cached WWID that may be stale (the next pass judges the fresh one).
+    // Identities a unit attention put in doubt are re-read first where identity decides
+    // anything: at a declared address (a remap would be taken for the declared LUN). At any other
+    // address whatever LUN is there is unwanted, so its removal is not held back (holding it back
+    // on every unit attention postponed it for as long as a burst of them lasted, seen in the VM).
     let mut rescans: Vec<Action> = Vec::new();
     for lun in luns.iter().filter(|l| l.in_scope) {
-        for p in lun
-            .paths
-            .iter()
-            .filter(|p| ctx.reverify.contains(&p.dev.hctl))
-        {
+        for p in lun.paths.iter().filter(|p| {
+            ctx.reverify.contains(&p.dev.hctl)
+                && !matches!(p.intent, super::classify::Intent::Unwanted)
+        }) {
             rescans.push(Action::RescanDevice {
                 hctl: p.dev.hctl,
                 wwid: p.dev.wwid.clone(),
             });
         }
     }
-    for a in rescans {
+    for a in &rescans {
         let g = b.group();
         b.push(
             (g, &[]),
             &[],
-            a,
+            a.clone(),
             "a unit attention said its identity may have changed: re-read it before trusting the cached WWID",
             OnFailure::Continue,
         );
@@ -133,7 +134,11 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
     let mut candidates: Vec<Candidate> = Vec::new();
     for lun in luns.iter().filter(|l| l.in_scope) {
         seen.extend(lun.keys());
-        if lun.paths.iter().any(|p| ctx.reverify.contains(&p.dev.hctl)) {
+        // A LUN at a declared address being re-read waits for its fresh identity.
+        if rescans.iter().any(|a| {
+            matches!(a, Action::RescanDevice { hctl, .. }
+                if lun.paths.iter().any(|p| p.dev.hctl == *hctl))
+        }) {
             continue;
         }
         if let Some(c) = remove::unwanted(&env, lun, &mut findings) {
