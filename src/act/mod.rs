@@ -7,7 +7,7 @@
 //! plan recorded right before it acts (compare-and-delete).
 
 pub mod cmd;
-mod deadline;
+pub(crate) mod deadline;
 mod dry_run;
 mod error;
 pub mod executor;

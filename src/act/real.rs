@@ -95,7 +95,16 @@ impl Real {
             return Ok(None);
         };
         let what = format!("delete SCSI device {} ({name})", path.hctl);
-        match (self.claim)(&self.dev_root, name, dev) {
+        // An open can wait while the SCSI host recovers: on a worker with the command deadline.
+        let (claim, root, owned) = (self.claim, self.dev_root.clone(), name.clone());
+        let node = self.dev_root.join(name);
+        let answer = deadline::run(
+            &node.to_string_lossy(),
+            &format!("claim {} exclusively", node.display()),
+            self.tools.timeout,
+            move || Ok(claim(&root, &owned, dev)),
+        )?;
+        match answer {
             Ok(Claim::Held(f)) => Ok(Some(f)),
             Ok(Claim::NoNode) => Err(ActError::NotExclusive {
                 what,

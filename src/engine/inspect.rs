@@ -303,30 +303,26 @@ impl Inspector {
 /// One exclusive-open probe on a worker thread, answered within `timeout` (else unknown; the
 /// thread is left to finish in the kernel).
 fn probe_claim(dev_root: &Path, name: &str, dev: DevT, timeout: Duration) -> ClaimState {
-    let (tx, rx) = std::sync::mpsc::channel();
     let (root, n) = (dev_root.to_path_buf(), name.to_owned());
-    let spawned = std::thread::Builder::new()
-        .name(format!("claim-{name}"))
-        .spawn(move || {
-            let answer = match exclusive::claim(&root, &n, dev) {
+    let node = dev_root.join(name);
+    // The same worker-with-deadline as every blocking kernel call (`act::deadline`), keyed by
+    // the node: a flush of this device still blocked makes the answer unknown at once.
+    let answer = crate::act::deadline::run(
+        &node.to_string_lossy(),
+        &format!("ask whether {} is claimed (exclusive open)", node.display()),
+        timeout,
+        move || {
+            Ok(match exclusive::claim(&root, &n, dev) {
                 Ok(Claim::Held(_)) => ClaimState::Free,
                 Ok(Claim::NoNode) => {
                     ClaimState::Unknown(format!("no node {} to open", root.join(&n).display()))
                 }
                 Err(e) if e.is_busy() => ClaimState::Busy,
                 Err(e) => ClaimState::Unknown(e.to_string()),
-            };
-            let _ = tx.send(answer);
-        });
-    if let Err(e) = spawned {
-        return ClaimState::Unknown(format!("cannot start the probe thread: {e}"));
-    }
-    rx.recv_timeout(timeout).unwrap_or_else(|_| {
-        ClaimState::Unknown(format!(
-            "the exclusive open of {name} did not return within {}s",
-            timeout.as_secs()
-        ))
-    })
+            })
+        },
+    );
+    answer.unwrap_or_else(|e| ClaimState::Unknown(e.to_string()))
 }
 
 /// What the `/proc/*/fd` scan found.
