@@ -1,4 +1,4 @@
-//! The command-line grammar (clap) and the exit codes every command uses.
+//! The command-line grammar (clap); the exit codes are [`crate::exit`].
 //!
 //! Parsing only: commands live in their own modules (`status`, …) and the
 //! binary (`main.rs`) dispatches.
@@ -6,28 +6,6 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
-
-/// Exit codes, documented in `--help` and docs/cli.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: done, nothing to report.
-    Ok,
-    /// 1: done, but there are findings (e.g. `status` saw problems) or input failed validation.
-    Findings,
-    /// 2: usage error or runtime error (bad flags, a root that does not exist, output failed).
-    Error,
-}
-
-impl Exit {
-    /// The process exit status.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Ok => 0,
-            Self::Findings => 1,
-            Self::Error => 2,
-        }
-    }
-}
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -176,18 +154,6 @@ pub struct ApplyArgs {
     /// Print what would be done; change nothing (the same as `plan`, in apply's format).
     #[arg(long)]
     pub dry_run: bool,
-}
-
-impl EngineOpts {
-    /// As the engine's overrides.
-    pub fn to_engine_args(&self) -> crate::commands::EngineArgs {
-        crate::commands::EngineArgs {
-            config: self.config.clone(),
-            state_dir: self.state_dir.clone(),
-            database: self.database.clone(),
-            fixture: None,
-        }
-    }
 }
 
 /// Arguments of `lunguard check`.

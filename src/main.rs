@@ -6,8 +6,9 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lunguard::cli::{Cli, Command, Exit};
-use lunguard::status::{self, StatusError};
+use lunguard::cli::{Cli, Command};
+use lunguard::commands::status::{self, StatusError};
+use lunguard::exit::Exit;
 use tracing::level_filters::LevelFilter;
 
 fn main() -> ExitCode {
@@ -28,28 +29,28 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Status(args) => Ok(status::run(&args, &mut io::stdout().lock())?),
-        Command::Check(args) => Ok(lunguard::desire::check::run(
+        Command::Check(args) => Ok(lunguard::commands::check::run(
             &args,
             &mut io::stdout().lock(),
         )?),
         Command::Plan(args) => Ok(lunguard::commands::plan::run(
             &lunguard::commands::EngineArgs {
                 fixture: args.fixture.clone(),
-                ..args.engine.to_engine_args()
+                ..lunguard::commands::EngineArgs::from(&args.engine)
             },
             args.json,
             &mut io::stdout().lock(),
         )?),
         Command::History(args) => Ok(lunguard::commands::history::run(
-            &args.engine.to_engine_args(),
+            &lunguard::commands::EngineArgs::from(&args.engine),
             args.limit,
             args.json,
             &mut io::stdout().lock(),
         )?),
         Command::Demo(args) => lunguard::commands::demo::run(args.keep),
-        Command::Daemon(args) => lunguard::daemon::run::main(args.config),
+        Command::Daemon(args) => lunguard::commands::daemon::main(args.config),
         Command::Apply(args) => Ok(lunguard::commands::apply::run(
-            &args.engine.to_engine_args(),
+            &lunguard::commands::EngineArgs::from(&args.engine),
             args.dry_run,
             &mut io::stdout().lock(),
         )?),

@@ -14,7 +14,7 @@ use lunguard::alert::{
     field,
 };
 use lunguard::model::{DevT, Hctl, Wwid};
-use lunguard::reconcile::{
+use lunguard::plan::{
     Action, Finding, FindingKind, FlushPolicy, GroupId, MapRef, OnFailure, PathRef, Step, Subject,
 };
 
@@ -115,10 +115,7 @@ fn outcomes_map_to_kinds() {
 
     let scan = Action::ScanLun {
         target: "iqn.2003-01.org.example:t1".parse().unwrap(),
-        host: 3,
-        channel: 0,
-        target_id: 0,
-        lun: 2,
+        hctl: "3:0:0:2".parse().unwrap(),
     };
     assert_eq!(
         outcome(scan.clone(), StepResult::Changed).kind,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use lunguard::alert::{Alert, AlertKind, Alerter, Journald, MAX_VALUE_BYTES, field};
 use lunguard::config::{Diagnostic, LoadErrors};
 use lunguard::model::Hctl;
-use lunguard::reconcile::{Finding, FindingKind, Subject};
+use lunguard::plan::{Finding, FindingKind, Subject};
 
 /// Parses one native-protocol datagram into (name, value) pairs.
 fn parse(mut buf: &[u8]) -> Vec<(String, String)> {

@@ -7,11 +7,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lunguard::cli::Exit;
 use lunguard::commands::apply;
 use lunguard::config::{Config, Ownership};
 use lunguard::desire::store::MemoryStore;
-use lunguard::engine::{Engine, Inspector};
+use lunguard::engine::Engine;
+use lunguard::exit::Exit;
+use lunguard::observe::Inspector;
 use lunguard::sim::{Lab, ScanMode, scratch_root};
 
 /// LUN 0 of a 2-LUN lab is declared; both are attached, so LUN 1 is a leftover.

@@ -13,9 +13,10 @@ use lunguard::config::{Config, Mode, Ownership};
 use lunguard::daemon::schedule::Timing;
 use lunguard::daemon::{Daemon, Input, Latest, Options, Summary};
 use lunguard::desire::store::MemoryStore;
-use lunguard::engine::{Engine, Inspector};
+use lunguard::engine::Engine;
 use lunguard::notify::Notifier;
-use lunguard::reconcile::{Action, FindingKind, Subject};
+use lunguard::observe::Inspector;
+use lunguard::plan::{Action, FindingKind, Subject};
 use lunguard::sim::{Lab, ScanMode, SimActuator, scratch_root};
 use tokio::sync::mpsc;
 

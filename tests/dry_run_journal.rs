@@ -9,7 +9,7 @@ use lunguard::desire::Store;
 use lunguard::desire::store::{MemoryStore, SledStore};
 use lunguard::engine::StoreJournal;
 use lunguard::model::{Iqn, Portal};
-use lunguard::reconcile::{Action, GroupId, OnFailure, Plan, Step};
+use lunguard::plan::{Action, GroupId, OnFailure, Plan, Step};
 use lunguard::testing::EXAMPLE_TARGET;
 
 fn login_plan() -> Plan {

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use lunguard::controller::Key;
 use lunguard::model::Hctl;
+use lunguard::model::Key;
 use lunguard::observe::monitor::wire::{encode_kernel, encode_udev, parse_datagram};
 use lunguard::observe::uevent::{Source, Uevent, keys, parse_udevadm_monitor};
 

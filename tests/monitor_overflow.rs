@@ -199,7 +199,7 @@ async fn trust_rules(tx: &std::os::fd::OwnedFd) {
     assert_eq!(ev.source, lunguard::observe::uevent::Source::Udev);
     assert_eq!(
         lunguard::observe::uevent::keys(&ev),
-        [lunguard::controller::Key::Map("mpatha".parse().unwrap())]
+        [lunguard::model::Key::Map("mpatha".parse().unwrap())]
     );
     println!("trust rules: forged kernel event dropped, uid-0 udev event delivered");
 }

@@ -6,8 +6,11 @@ mod planner_support;
 use std::path::Path;
 
 use lunguard::model::{Attachment, Iqn, PolicyOverrides, Transport};
-use lunguard::observe::{Roots, Snapshot, snapshot};
-use lunguard::reconcile::{Action, PathState, Policy, Scope, plan};
+use lunguard::observe::{Roots, snapshot};
+use lunguard::plan::Action;
+use lunguard::reconcile::{Policy, Scope, plan};
+use lunguard::snapshot::PathState;
+use lunguard::snapshot::Snapshot;
 use planner_support::{ctx, deleted, flushed, h, kinds, no_grace};
 
 const TARGET: &str = "iqn.2026-11.test.lunguard:target1";
@@ -134,12 +137,12 @@ fn all_failed_map_of_a_declared_lun_is_degraded_never_converged() {
     c.path_states.insert("sdg".into(), PathState::Failed);
     let p = plan(&declare_all(&snap, &[], true), &snap, &no_grace(), &c);
     assert!(p.steps.is_empty(), "{p}");
-    let subject = lunguard::reconcile::Subject::Attachment {
+    let subject = lunguard::plan::Subject::Attachment {
         name: "lun2".into(),
     };
     let kinds: Vec<_> = p.findings_for(&subject).map(|f| f.kind.clone()).collect();
     assert!(
-        matches!(&kinds[..], [lunguard::reconcile::FindingKind::Degraded { why }] if why.contains("no usable path")),
+        matches!(&kinds[..], [lunguard::plan::FindingKind::Degraded { why }] if why.contains("no usable path")),
         "{kinds:?}"
     );
 }

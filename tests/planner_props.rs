@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lunguard::model::{Attachment, DevT, DmName, Hctl};
-use lunguard::reconcile::{Action, Context, Policy, plan};
+use lunguard::plan::Action;
+use lunguard::reconcile::{Context, Policy, plan};
 use planner_support::*;
 use proptest::prelude::*;
 
@@ -185,7 +186,7 @@ proptest! {
         let text = p.to_string();
         prop_assert!(!text.contains("- - -"), "{text}");
         prop_assert!(!text.contains("--rescan"), "{text}");
-        let scans_ghost = p.steps.iter().any(|s| matches!(s.action, Action::ScanLun { lun: 42, .. }));
+        let scans_ghost = p.steps.iter().any(|s| matches!(&s.action, Action::ScanLun { hctl, .. } if hctl.lun == 42));
         prop_assert!(scans_ghost, "{}", text);
     }
 

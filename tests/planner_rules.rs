@@ -6,10 +6,11 @@ mod planner_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use lunguard::model::DeviceKey;
 use lunguard::model::{DevT, OnUnexpected};
-use lunguard::reconcile::{
-    Action, DeviceKey, FindingKind, OnFailure, PathState, Policy, Scope, Subject, plan,
-};
+use lunguard::plan::{Action, FindingKind, OnFailure, Subject};
+use lunguard::reconcile::{Policy, Scope, plan};
+use lunguard::snapshot::PathState;
 use planner_support::*;
 
 #[test]
@@ -53,13 +54,7 @@ fn missing_lun_is_scanned_by_exact_address_never_broadly() {
     let p = plan(&desired, &t.snap, &no_grace(), &ctx());
     assert_eq!(p.steps.len(), 1, "{p}");
     match &p.steps[0].action {
-        Action::ScanLun {
-            host,
-            channel,
-            target_id,
-            lun,
-            ..
-        } => assert_eq!((*host, *channel, *target_id, *lun), (3, 0, 0, 2)),
+        Action::ScanLun { hctl, .. } => assert_eq!(hctl.to_string(), "3:0:0:2"),
         other => panic!("expected a one-LUN scan, got {other}"),
     }
     let line = p.to_string();
@@ -585,21 +580,21 @@ fn bare_disk_the_kernel_says_is_claimed_is_in_use() {
     let t = bare_pair();
     let mut c = ctx();
     c.claims
-        .insert("sdb".into(), lunguard::reconcile::ClaimState::Busy);
+        .insert("sdb".into(), lunguard::snapshot::ClaimState::Busy);
     match bare_disk_verdict(&t, &c) {
         Err(FindingKind::InUse { why }) => assert!(why.contains("sdb is claimed"), "{why}"),
         other => panic!("expected in use, got {other:?}"),
     }
     c.claims.insert(
         "sdb".into(),
-        lunguard::reconcile::ClaimState::Unknown("Permission denied".into()),
+        lunguard::snapshot::ClaimState::Unknown("Permission denied".into()),
     );
     match bare_disk_verdict(&t, &c) {
         Err(FindingKind::Refused { why }) => assert!(why.contains("Permission denied"), "{why}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     c.claims
-        .insert("sdb".into(), lunguard::reconcile::ClaimState::Free);
+        .insert("sdb".into(), lunguard::snapshot::ClaimState::Free);
     assert_eq!(bare_disk_verdict(&t, &c), Ok(()));
 }
 
@@ -607,7 +602,7 @@ fn bare_disk_the_kernel_says_is_claimed_is_in_use() {
 /// partition (seen by device number, whatever its node is called) each count as use.
 #[test]
 fn swap_partitions_and_partition_openers_of_a_bare_disk_are_uses() {
-    use lunguard::observe::{Partition, Swap};
+    use lunguard::snapshot::{Partition, Swap};
     let base = bare_pair();
     let sdb = base.snap.devices[1].block.clone().unwrap();
     let disk_dev = sdb.dev.unwrap();
@@ -657,7 +652,7 @@ fn swap_partitions_and_partition_openers_of_a_bare_disk_are_uses() {
 
 /// `two_portal_mpath(3)` with a kpartx partition map `dm-9` (`<map>p1`) over LUN 2's map.
 fn with_partition_map() -> Topo {
-    use lunguard::observe::{DmDevice, DmKind};
+    use lunguard::snapshot::{DmDevice, DmKind};
     let mut t = two_portal_mpath(3);
     t.map_mut("dm-2").holders.push("dm-9".into());
     t.snap.dm_devices.push(DmDevice {
@@ -852,7 +847,7 @@ fn remapped_wwid_at_declared_address_makes_the_attachment_wrong_wwid() {
 }
 
 /// The kinds of the findings on attachment `name` itself.
-fn att_kinds(p: &lunguard::reconcile::Plan, name: impl Into<String>) -> Vec<FindingKind> {
+fn att_kinds(p: &lunguard::plan::Plan, name: impl Into<String>) -> Vec<FindingKind> {
     let subject = Subject::Attachment { name: name.into() };
     p.findings_for(&subject).map(|f| f.kind.clone()).collect()
 }

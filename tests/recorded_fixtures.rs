@@ -137,7 +137,7 @@ fn status_command_on_each_fixture_shows_every_path_and_map() {
             String::from_utf8(out.stdout).expect("UTF-8 output")
         };
         let v: serde_json::Value = serde_json::from_str(&run(true)).expect("JSON");
-        let from_cli: lunguard::observe::Snapshot =
+        let from_cli: lunguard::snapshot::Snapshot =
             serde_json::from_value(v).expect("schema matches the snapshot type");
         assert_eq!(from_cli, snap, "{name}: status --json vs snapshot");
         let table = run(false);

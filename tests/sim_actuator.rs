@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lunguard::act::{ActError, Actuator, Outcome};
 use lunguard::model::Hctl;
-use lunguard::reconcile::{Action, FlushPolicy, MapRef, PathRef};
+use lunguard::plan::{Action, FlushPolicy, MapRef, PathRef};
 use lunguard::sim::{Lab, ScanMode, SimActuator, lio_wwid, scratch_root};
 
 fn setup() -> (tempfile::TempDir, Lab, SimActuator) {
@@ -32,10 +32,7 @@ fn login(lab: &Lab, act: &SimActuator) -> u32 {
 fn scan(lab: &Lab, host: u32, lun: u64) -> Action {
     Action::ScanLun {
         target: lab.target.clone(),
-        host,
-        channel: 0,
-        target_id: 0,
-        lun,
+        hctl: lunguard::model::Hctl::new(host, 0, 0, lun),
     }
 }
 

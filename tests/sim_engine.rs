@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use lunguard::act::Report;
 use lunguard::config::{Config, Ownership};
 use lunguard::desire::store::MemoryStore;
-use lunguard::engine::{Engine, Inspector};
+use lunguard::engine::Engine;
 use lunguard::model::Hctl;
+use lunguard::observe::Inspector;
 use lunguard::observe::snapshot;
-use lunguard::reconcile::{Action, FindingKind, Plan, Subject};
+use lunguard::plan::{Action, FindingKind, Plan, Subject};
 use lunguard::sim::{Lab, SimActuator, scratch_root};
 
 const DECLARED: [u64; 2] = [2, 5];
@@ -142,7 +143,7 @@ fn declared_attach_converges_with_narrowed_scans_only() {
         .actions()
         .iter()
         .filter_map(|a| match a {
-            Action::ScanLun { lun, .. } => Some(*lun),
+            Action::ScanLun { hctl, .. } => Some(hctl.lun),
             _ => None,
         })
         .collect();
@@ -326,7 +327,7 @@ fn the_simulator_refuses_to_delete_a_live_maps_leg() {
     use lunguard::act::Actuator;
     let (w, _) = attached();
     let d = w.lab.sim.devices().into_iter().next().unwrap();
-    let path = lunguard::reconcile::PathRef {
+    let path = lunguard::plan::PathRef {
         hctl: d.hctl,
         wwid: d.wwid.clone(),
         block: Some(d.block.clone()),

@@ -7,10 +7,11 @@
 use std::collections::BTreeSet;
 
 use lunguard::model::Hctl;
+use lunguard::observe::snapshot;
 use lunguard::observe::uevent::{Action, SDEV_UA_LUNS_CHANGED, Source, Uevent, keys};
-use lunguard::observe::{DmKind, Snapshot, snapshot};
-use lunguard::reconcile::PathState;
 use lunguard::sim::{FriendlyNames, Lab, ScanMode, SimError, SimHost, lio_wwid, scratch_root};
+use lunguard::snapshot::PathState;
+use lunguard::snapshot::{DmKind, Snapshot};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 fn lab(luns: u64) -> (tempfile::TempDir, Lab) {

@@ -148,7 +148,7 @@ fn json_has_schema_version_and_the_same_data() {
     assert_eq!(v["mounts"][0]["mount_point"], "/mnt/data");
     assert_eq!(v["problems"], serde_json::json!([]));
     // The document parses back into the library's own type.
-    let back: lunguard::observe::Snapshot = serde_json::from_value(v).expect("round-trips");
+    let back: lunguard::snapshot::Snapshot = serde_json::from_value(v).expect("round-trips");
     assert_eq!(back.devices.len(), 3);
 }
 

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use common::toolcheck;
-use lunguard::observe::{DmKind, Snapshot};
+use lunguard::snapshot::{DmKind, Snapshot};
 
 /// Serializes image builds: two tests starting on a fresh cache must not both build it.
 static IMAGE: Mutex<()> = Mutex::new(());

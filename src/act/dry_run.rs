@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use crate::reconcile::{Action, PathRef};
+use crate::plan::{Action, PathRef};
 
 use super::error::ActError;
 use super::{Actuator, Outcome};

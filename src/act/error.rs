@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::model::{DmName, Hctl, Iqn, Portal};
 
-use super::cmd::CmdError;
+use crate::bounded::cmd::CmdError;
 
 /// What every [`ActError::Changed`] message says: the plan was stale, nothing was written, and a
 /// fresh plan (not a backoff) is the right answer.
@@ -75,23 +75,10 @@ pub enum ActError {
         /// The error `fsync` reported.
         source: std::io::Error,
     },
-    /// A blocking kernel call ran past its deadline; its worker thread is left behind.
-    #[error(
-        "{what} {}",
-        if *earlier {
-            "not tried: an earlier attempt did not finish within its deadline and is still blocked in the kernel".to_owned()
-        } else {
-            format!("did not finish within {}s (thread left blocked in the kernel); the device is kept", waited.as_secs_f32())
-        }
-    )]
-    DeadlineExceeded {
-        /// The operation, e.g. "flush buffers of /dev/dm-3".
-        what: String,
-        /// The deadline it was given.
-        waited: Duration,
-        /// Refused because an earlier worker for the same device is still blocked.
-        earlier: bool,
-    },
+    /// A blocking kernel call ran past its deadline (its worker thread is left behind), or was
+    /// not tried because an earlier one for the same device still is.
+    #[error("{0}; the device is kept")]
+    DeadlineExceeded(crate::bounded::deadline::Expired),
     /// The map stayed in use through every retry.
     #[error(
         "multipath map {map} still in use after {attempts} attempts over {}s; check its holders, mounts and open count (dmsetup info {map})",
@@ -161,7 +148,7 @@ impl ActError {
     /// Whether the step ran out of time (a kernel call left blocked, or a killed command).
     pub fn is_timed_out(&self) -> bool {
         match self {
-            Self::DeadlineExceeded { .. } => true,
+            Self::DeadlineExceeded(_) => true,
             Self::Command { source, .. } | Self::Iscsi { source, .. } => {
                 matches!(**source, CmdError::TimedOut { .. })
             }
@@ -177,6 +164,15 @@ impl ActError {
             Self::Command { source, .. } => source.output_contains("in use"),
             Self::Injected(s) => s.contains("in use"),
             _ => false,
+        }
+    }
+}
+
+impl From<crate::bounded::deadline::Expired> for ActError {
+    fn from(e: crate::bounded::deadline::Expired) -> Self {
+        match e {
+            crate::bounded::deadline::Expired::NoAnswer(s) => Self::Injected(s),
+            deadline => Self::DeadlineExceeded(deadline),
         }
     }
 }

@@ -23,7 +23,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::model::Iqn;
-use crate::reconcile::{Action, FlushPolicy, GroupId, MapRef, OnFailure, Plan, Step};
+use crate::plan::{Action, FlushPolicy, GroupId, MapRef, OnFailure, Plan, Step};
 
 use super::error::ActError;
 use super::{Actuator, Outcome};
@@ -331,13 +331,7 @@ fn device_of(action: &Action) -> String {
         Action::Login { portal, .. }
         | Action::Logout { portal, .. }
         | Action::DeleteNode { portal, .. } => portal.to_string(),
-        Action::ScanLun {
-            host,
-            channel,
-            target_id,
-            lun,
-            ..
-        } => format!("{host}:{channel}:{target_id}:{lun}"),
+        Action::ScanLun { hctl, .. } => hctl.to_string(),
         Action::MultipathAdd { path, .. } => path.clone(),
         Action::RescanDevice { hctl, .. } => hctl.to_string(),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => map.name.to_string(),

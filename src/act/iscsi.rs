@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::model::{Iqn, Portal};
 
 use super::Outcome;
-use super::cmd::{self, Program};
 use super::error::ActError;
+use crate::bounded::cmd::{self, Program};
 
 /// open-iscsi's "session already exists".
 const ERR_SESS_EXISTS: i32 = 15;

@@ -6,8 +6,6 @@
 //! runs through `cmd`; every destructive action re-verifies the identity the
 //! plan recorded right before it acts (compare-and-delete).
 
-pub mod cmd;
-pub(crate) mod deadline;
 mod dry_run;
 mod error;
 pub mod executor;
@@ -15,6 +13,7 @@ mod flush;
 mod iscsi;
 mod multipath;
 mod real;
+#[cfg(any(test, feature = "test-support"))]
 mod recording;
 mod session;
 mod sysfs;
@@ -26,11 +25,12 @@ pub use executor::{
     execute_plan,
 };
 pub use real::{Real, Tools};
-pub use recording::{Recorded, Recording};
+#[cfg(any(test, feature = "test-support"))]
+pub use recording::Recording;
 pub use sysfs::Sysfs;
 pub(crate) use sysfs::poll_gone;
 
-use crate::reconcile::{Action, PathRef};
+use crate::plan::{Action, PathRef};
 
 /// What an action did. Every action is idempotent: finding the goal already
 /// reached (a device already gone, a session already there) is success.
@@ -81,6 +81,15 @@ pub(crate) fn delete_sequentially<A: Actuator + ?Sized>(
         }
     }
     Ok(out)
+}
+
+/// One call an actuator that records (the test double `Recording`, the simulator) received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// `execute(action)`.
+    Action(Action),
+    /// `delete_path(path)`.
+    DeletePath(PathRef),
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::model::Wwid;
-use crate::reconcile::{MapRef, PathRef};
+use crate::plan::{MapRef, PathRef};
 
 use super::Outcome;
-use super::cmd::{self, Program};
 use super::error::ActError;
 use super::sysfs::Sysfs;
+use crate::bounded::cmd::{self, Program};
 
 /// `multipath` and `dmsetup`, resolved.
 #[derive(Debug, Clone)]

@@ -4,19 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{DevT, Hctl, Iqn, Portal};
+use crate::model::{DevT, Iqn, Portal};
 use crate::observe::Roots;
 use crate::observe::exclusive::{self, Claim, ClaimError};
 use crate::observe::tree::Tree;
-use crate::reconcile::{Action, PathRef};
+use crate::plan::{Action, PathRef};
 
-use super::cmd::{CmdError, Program, SEARCH_DIRS};
 use super::error::ActError;
 use super::iscsi::Iscsiadm;
 use super::multipath::Multipath;
 use super::session;
 use super::sysfs::Sysfs;
-use super::{Actuator, Outcome, deadline, delete_sequentially, flush};
+use super::{Actuator, Outcome, delete_sequentially, flush};
+use crate::bounded::cmd::{CmdError, Program, SEARCH_DIRS};
+use crate::bounded::deadline;
 
 /// The external programs, resolved once. A missing one only fails the
 /// actions that need it (a host without open-iscsi can still remove
@@ -102,7 +103,7 @@ impl Real {
             &node.to_string_lossy(),
             &format!("claim {} exclusively", node.display()),
             self.tools.timeout,
-            move || Ok(claim(&root, &owned, dev)),
+            move || Ok::<_, ActError>(claim(&root, &owned, dev)),
         )?;
         match answer {
             Ok(Claim::Held(f)) => Ok(Some(f)),
@@ -216,15 +217,7 @@ impl Actuator for Real {
                 portal,
                 iface,
             } => self.iscsiadm(&what)?.delete_node(target, portal, iface),
-            Action::ScanLun {
-                target,
-                host,
-                channel,
-                target_id,
-                lun,
-            } => self
-                .sys
-                .scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            Action::ScanLun { target, hctl } => self.sys.scan_lun(target, *hctl),
             Action::RescanDevice { hctl, .. } => self.sys.rescan_device(*hctl),
             Action::MultipathAdd { wwid, path } => {
                 self.multipath(&what)?

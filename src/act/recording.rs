@@ -4,19 +4,10 @@
 
 use std::sync::Mutex;
 
-use crate::reconcile::{Action, PathRef};
+use crate::plan::{Action, PathRef};
 
 use super::error::ActError;
-use super::{Actuator, Outcome};
-
-/// One call the recording actuator received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    /// `execute(action)`.
-    Action(Action),
-    /// `delete_path(path)`.
-    DeletePath(PathRef),
-}
+use super::{Actuator, Outcome, Recorded};
 
 type Matcher = Box<dyn Fn(&Recorded) -> bool + Send + Sync>;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::{DevT, Hctl, Iqn, Wwid};
 use crate::observe::tree::Tree;
-use crate::reconcile::{MapRef, PathRef};
+use crate::plan::{MapRef, PathRef};
 
 use super::Outcome;
 use super::error::ActError;
@@ -83,7 +83,7 @@ impl Sysfs {
             path,
             source,
         };
-        super::deadline::run(
+        crate::bounded::deadline::run(
             &path.to_string_lossy(),
             &format!("{what} via {}", path.display()),
             self.write_deadline,

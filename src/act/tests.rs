@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use crate::model::{DevT, Hctl, Iqn, Portal};
 use crate::observe::exclusive::{Claim, ClaimError};
-use crate::reconcile::{Action, FlushPolicy, GroupId, MapRef, OnFailure, PathRef, Plan, Step};
+use crate::plan::{Action, FlushPolicy, GroupId, MapRef, OnFailure, PathRef, Plan, Step};
 use crate::testing::{EXAMPLE_TARGET, EXAMPLE_WWID, FakeTree, example};
 
-use super::cmd::Program;
 use super::*;
+use crate::bounded::cmd::Program;
 
 fn tools(dir: &Path, script: &str) -> Tools {
     let path = dir.join("tool.sh");
@@ -224,10 +224,7 @@ fn scan_writes_exactly_c_t_l_to_the_sessions_host() {
     let target: Iqn = EXAMPLE_TARGET.parse().unwrap();
     let scan = |host: u32, lun: u64| Action::ScanLun {
         target: target.clone(),
-        host,
-        channel: 0,
-        target_id: 0,
-        lun,
+        hctl: Hctl::new(host, 0, 0, lun),
     };
     assert_eq!(a.execute(&scan(3, 2)).unwrap(), Outcome::Changed);
     let written = fs::read_to_string(

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::reconcile::{Finding, Subject};
+use crate::plan::{Finding, Subject};
 
 use super::{Alert, AlertKind};
 

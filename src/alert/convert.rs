@@ -3,7 +3,7 @@
 
 use crate::act::{JournalEvent, StepResult};
 use crate::config::LoadErrors;
-use crate::reconcile::{Action, Finding, FindingKind, Step, Subject};
+use crate::plan::{Action, Finding, FindingKind, Step, Subject};
 
 use super::{Alert, AlertKind, Priority, field};
 
@@ -321,15 +321,7 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             .with(field::TARGET, target)
             .with(field::PORTAL, portal)
             .with(field::ISCSI_IFACE, iface),
-        Action::ScanLun {
-            target,
-            host,
-            channel,
-            target_id,
-            lun,
-        } => a
-            .with(field::HCTL, format!("{host}:{channel}:{target_id}:{lun}"))
-            .with(field::TARGET, target),
+        Action::ScanLun { target, hctl } => a.with(field::HCTL, hctl).with(field::TARGET, target),
         Action::MultipathAdd { wwid, path } => a.with(field::WWID, wwid).with(field::DEVICE, path),
         Action::RescanDevice { hctl, wwid } => {
             let a = a.with(field::HCTL, hctl);

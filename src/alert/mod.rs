@@ -26,7 +26,9 @@ pub use journald::{DEFAULT_SOCKET, Journald, MAX_VALUE_BYTES, SendError, encode}
 pub use kind::AlertKind;
 pub use limit::{Clock, MonotonicClock, RateLimit, RateLimited, RateLimiter};
 pub use line::format_line;
-pub use sink::{Alerter, LineWriter, MemorySink, NoAlerts};
+#[cfg(any(test, feature = "test-support"))]
+pub use sink::MemorySink;
+pub use sink::{Alerter, LineWriter, NoAlerts};
 
 /// syslog priority, as journald's `PRIORITY` field (0 = emerg … 7 = debug).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Alert, AlertKind, format_line};
+#[cfg(any(test, feature = "test-support"))]
+use super::AlertKind;
+use super::{Alert, format_line};
 
 /// Receives alerts. Emitting never fails the caller: an alert that cannot be
 /// delivered is written to a fallback or dropped, never turned into an error
@@ -56,12 +58,14 @@ impl Alerter for NoAlerts {
     fn emit(&self, _: &Alert) {}
 }
 
+#[cfg(any(test, feature = "test-support"))]
 /// Keeps every alert in memory, for tests.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     alerts: Mutex<Vec<Alert>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemorySink {
     /// An empty sink.
     pub fn new() -> Self {
@@ -93,6 +97,7 @@ impl MemorySink {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Alerter for MemorySink {
     fn emit(&self, alert: &Alert) {
         self.lock().push(alert.clone());

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use super::{CommandError, EngineArgs, engine, render};
 use crate::act::Report;
-use crate::cli::Exit;
 use crate::config::Mode;
 use crate::engine::{Engine, EngineError, MAX_PASSES, PASS_PAUSE};
+use crate::exit::Exit;
 
 /// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
 /// left (in use, blast radius, rejected state files); 2: could not run.

@@ -15,16 +15,17 @@ use anyhow::Context as _;
 use tokio::sync::mpsc;
 
 use crate::alert::LineWriter;
-use crate::cli::Exit;
+use crate::commands::status::render_text;
 use crate::config::{Config, Ownership};
 use crate::daemon::{Daemon, Input, Options, inputs};
 use crate::desire::store::SledStore;
 use crate::desire::watch::{StateDirWatch, WatchConfig};
-use crate::engine::{Engine, Inspector};
+use crate::engine::Engine;
+use crate::exit::Exit;
 use crate::notify::Notifier;
+use crate::observe::Inspector;
 use crate::observe::snapshot;
 use crate::sim::{Lab, SimActuator, SimHost, scratch_root};
-use crate::status::render_text;
 
 /// Runs the demo; `keep` leaves the scratch directory (the simulated sysfs tree, the state
 /// files and the database) for inspection.

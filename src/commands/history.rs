@@ -8,11 +8,11 @@ use std::time::SystemTime;
 use std::time::Duration;
 
 use super::{CommandError, EngineArgs, load_config};
-use crate::cli::Exit;
 use crate::control::{self, Request};
 use crate::desire::Store;
 use crate::desire::store::{JournalEntry, Outcome, SledStore};
 use crate::engine::EngineError;
+use crate::exit::Exit;
 
 /// Runs `history`. Exit 0; 1 when an entry has no outcome or failed; 2 when the database cannot
 /// be opened (for example while the daemon holds it).

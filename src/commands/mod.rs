@@ -2,16 +2,20 @@
 //! line, run passes, print what was found and done, and pick the exit code.
 
 pub mod apply;
+pub mod check;
+pub mod daemon;
 pub mod demo;
 pub mod history;
 pub mod plan;
 mod render;
+pub mod status;
 
 use std::path::PathBuf;
 
 use crate::config::{self, Config, IfMissing, LoadErrors, Ownership};
 use crate::desire::store::SledStore;
-use crate::engine::{Engine, EngineError, Inspector};
+use crate::engine::{Engine, EngineError};
+use crate::observe::Inspector;
 use crate::observe::Roots;
 
 /// Why a command could not run (exit code 2).
@@ -46,6 +50,17 @@ pub struct EngineArgs {
     /// `--fixture DIR`: observe a recorded tree instead of the config's roots (`plan` only:
     /// nothing may act on a recording).
     pub fixture: Option<PathBuf>,
+}
+
+impl From<&crate::cli::EngineOpts> for EngineArgs {
+    fn from(o: &crate::cli::EngineOpts) -> Self {
+        Self {
+            config: o.config.clone(),
+            state_dir: o.state_dir.clone(),
+            database: o.database.clone(),
+            fixture: None,
+        }
+    }
 }
 
 /// Loads the config (`--config`, else the default path, which may be absent) with the command

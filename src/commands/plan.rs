@@ -7,52 +7,20 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
 use super::{CommandError, EngineArgs, engine, load_config, render};
-use crate::cli::Exit;
 use crate::control::{self, Request};
-use crate::desire::Reload;
-use crate::engine::Pass;
-use crate::reconcile::Plan;
+use crate::engine::PlanDocument;
+use crate::exit::Exit;
 
-/// `plan --json`, and what the daemon answers on its control socket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanDocument {
-    /// 1; fields are only ever added.
-    pub schema_version: u32,
-    /// Whether the state files loaded.
-    pub desired_ok: bool,
-    /// Their errors, `file:line:column: message`.
-    pub desired_errors: Vec<String>,
-    /// Attachments in force (the last good state's when the files were rejected).
-    pub attachments: usize,
-    /// The plan; `null` when no good desired state was ever loaded.
-    pub plan: Option<Plan>,
-    /// Who planned: `"plan"` (this command) or `"daemon"` (its latest pass).
-    #[serde(default)]
-    pub source: String,
+/// How `plan` presents a [`PlanDocument`].
+trait Present {
+    fn exit(&self) -> Exit;
+    fn print(&self, json: bool, out: &mut dyn Write) -> Result<(), CommandError>;
 }
 
-impl PlanDocument {
-    /// The document of a prepared pass.
-    pub fn of(pass: &Pass, source: &str) -> Self {
-        let errors: Vec<String> = match &pass.reload {
-            Reload::Kept { errors, .. } => errors.iter().map(ToString::to_string).collect(),
-            Reload::Replaced { .. } => Vec::new(),
-        };
-        Self {
-            schema_version: 1,
-            desired_ok: errors.is_empty(),
-            desired_errors: errors,
-            attachments: pass.reload.state().map_or(0, |s| s.attachments.len()),
-            plan: pass.plan.clone(),
-            source: source.to_owned(),
-        }
-    }
-
+impl Present for PlanDocument {
     /// Exit 0 converged; 1 steps, findings or rejected state files.
-    pub fn exit(&self) -> Exit {
+    fn exit(&self) -> Exit {
         let attention = self.plan.as_ref().is_none_or(render::needs_attention);
         if attention || !self.desired_ok {
             Exit::Findings

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::desire::Reload;
-use crate::reconcile::{FindingKind, Plan, Subject};
+use crate::plan::{FindingKind, Plan, Subject};
 
 /// One line on the desired state, then every load error (file:line:column: message).
 pub fn reload(out: &mut dyn Write, reload: &Reload) -> io::Result<()> {

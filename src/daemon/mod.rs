@@ -12,7 +12,6 @@
 
 pub mod inputs;
 pub mod retries;
-pub mod run;
 pub mod schedule;
 
 use std::collections::BTreeMap;
@@ -25,14 +24,14 @@ use tracing::{debug, error, info, info_span, warn};
 
 use crate::act::{Actuator, JournalEvent};
 use crate::alert::{Alert, Alerter, FindingChanges};
-use crate::commands::plan::PlanDocument;
 use crate::config::{Config, IfMissing, LoadErrors, Ownership};
 use crate::desire::Reload;
 use crate::desire::store::{Outcome, OutcomeRecord};
 use crate::engine::Engine;
+use crate::engine::PlanDocument;
 use crate::notify::Notifier;
 use crate::observe::uevent::{self, Uevent};
-use crate::reconcile::FindingKind;
+use crate::plan::FindingKind;
 use retries::Retries;
 use schedule::{Schedule, Timing};
 
@@ -194,7 +193,7 @@ impl Daemon {
                     }
                 };
                 self.alerter.flush();
-                sched.pass_done(Instant::now(), ok, jitter());
+                sched.pass_done(Instant::now(), ok, schedule::jitter());
                 if !ready || reloading {
                     sd(self.notifier.ready());
                     if !ready {
@@ -409,7 +408,7 @@ impl Daemon {
         if pass.plan.as_ref().is_some_and(|p| {
             p.steps
                 .iter()
-                .any(|s| matches!(s.action, crate::reconcile::Action::RescanDevice { .. }))
+                .any(|s| matches!(s.action, crate::plan::Action::RescanDevice { .. }))
         }) {
             sched.event(Instant::now());
         }
@@ -438,7 +437,7 @@ impl Daemon {
     }
 
     /// Stores new writeback-loss marks and forgets those of devices that are gone.
-    fn persist_writeback_lost(&self, retries: &mut Retries, snapshot: &crate::observe::Snapshot) {
+    fn persist_writeback_lost(&self, retries: &mut Retries, snapshot: &crate::snapshot::Snapshot) {
         let gone = retries.prune_lost(snapshot);
         let engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
         let store = engine.store();
@@ -529,22 +528,11 @@ fn sd<E: std::fmt::Display>(r: Result<(), E>) {
     }
 }
 
-/// 0..1 from the clock's nanoseconds: enough to spread retries of many hosts, no RNG crate.
-fn jitter() -> f64 {
-    let n = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(n % 1000) / 1000.0
-}
-
 /// How soon the findings ask for another pass when no event comes: when the nearest grace period
 /// ends, and within `in_use_recheck` while an unwanted device is kept only because it is in use
 /// (its release — an unmount, a closed read-only fd, in any namespace — sends no uevent, so
 /// without this it would stay until the next full resync).
-fn wake_after(
-    findings: &[crate::reconcile::Finding],
-    in_use_recheck: Duration,
-) -> Option<Duration> {
+fn wake_after(findings: &[crate::plan::Finding], in_use_recheck: Duration) -> Option<Duration> {
     findings
         .iter()
         .filter_map(|f| match f.kind {
@@ -560,7 +548,7 @@ fn wake_after(
 #[cfg(test)]
 mod wake_tests {
     use super::*;
-    use crate::reconcile::{Finding, Subject};
+    use crate::plan::{Finding, Subject};
 
     fn finding(kind: FindingKind) -> Finding {
         Finding {

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::act::{Report, StepResult};
-use crate::reconcile::{GroupId, Plan};
+use crate::plan::{GroupId, Plan};
 
 /// Failure counts per destructive step and the degraded set.
 #[derive(Debug, Clone, Default)]
@@ -34,8 +34,8 @@ pub fn device_key(name: &str, dev: crate::model::DevT) -> String {
 }
 
 /// The block devices (name, dev_t) a step touches.
-fn devices_of(step: &crate::reconcile::Step) -> Vec<String> {
-    use crate::reconcile::Action;
+fn devices_of(step: &crate::plan::Step) -> Vec<String> {
+    use crate::plan::Action;
     match &step.action {
         Action::FlushBuffers { name, dev } => vec![device_key(name, *dev)],
         Action::FlushMap { map, .. } | Action::DisableQueueing { map } => map
@@ -98,8 +98,8 @@ impl Retries {
             .steps
             .iter()
             .filter(|s| {
-                matches!(s.action, crate::reconcile::Action::FlushBuffers { .. })
-                    && s.on_failure == crate::reconcile::OnFailure::Continue
+                matches!(s.action, crate::plan::Action::FlushBuffers { .. })
+                    && s.on_failure == crate::plan::OnFailure::Continue
             })
             .map(|s| s.group)
             .collect();
@@ -127,7 +127,7 @@ impl Retries {
             // A buffer flush changes nothing by itself, but it is the first step of a removal
             // and fails it (a writeback error, a deadline): it counts like the removal.
             let removal = step.action.is_destructive()
-                || matches!(step.action, crate::reconcile::Action::FlushBuffers { .. });
+                || matches!(step.action, crate::plan::Action::FlushBuffers { .. });
             if !removal {
                 continue;
             }
@@ -141,9 +141,7 @@ impl Retries {
                     // error is reported once: another try would succeed and delete the device
                     // with its lost data. Both are degraded now.
                     let lost = error.contains(crate::act::WRITEBACK_LOST);
-                    if lost
-                        && let crate::reconcile::Action::FlushBuffers { name, dev } = &step.action
-                    {
+                    if lost && let crate::plan::Action::FlushBuffers { name, dev } = &step.action {
                         self.lost.insert(device_key(name, *dev), error.clone());
                     }
                     let at_once = error.contains(crate::act::TIMED_OUT) || lost;
@@ -187,7 +185,7 @@ impl Retries {
 
     /// Drops the marks of devices that are gone from `snapshot` (no disk, partition or dm device
     /// of that name and dev_t); returns their keys.
-    pub fn prune_lost(&mut self, snapshot: &crate::observe::Snapshot) -> Vec<String> {
+    pub fn prune_lost(&mut self, snapshot: &crate::snapshot::Snapshot) -> Vec<String> {
         let mut present: BTreeSet<String> = BTreeSet::new();
         for d in &snapshot.devices {
             if let Some(b) = &d.block {
@@ -224,7 +222,7 @@ mod tests {
     use super::*;
     use crate::act::StepReport;
     use crate::model::{DevT, DmName};
-    use crate::reconcile::{Action, FlushPolicy, MapRef, OnFailure, Step};
+    use crate::plan::{Action, FlushPolicy, MapRef, OnFailure, Step};
 
     fn plan() -> Plan {
         let map = MapRef {
@@ -433,7 +431,7 @@ mod tests {
         fresh.filter(&mut forced);
         assert_eq!(forced.steps.len(), 2, "force goes past the mark");
         // Gone from the kernel: the mark goes.
-        let gone = fresh.prune_lost(&crate::observe::Snapshot::default());
+        let gone = fresh.prune_lost(&crate::snapshot::Snapshot::default());
         assert_eq!(gone, ["sdz 8:0"]);
         let mut filtered = p.clone();
         fresh.filter(&mut filtered);

@@ -129,6 +129,14 @@ impl Schedule {
     }
 }
 
+/// 0..1 from the clock's nanoseconds: enough to spread retries of many hosts, no RNG crate.
+pub fn jitter() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    f64::from(n % 1000) / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,10 +13,8 @@
 //! - `validate`: rules across files.
 //! - [`store`]: the `Store` trait (sled and in-memory): last good state,
 //!   first-seen times, journal, history.
-//! - [`check`]: the `lunguard check` command.
 //! - [`watch`]: inotify on the state directory → debounced reload triggers.
 
-pub mod check;
 mod files;
 mod parse;
 pub mod store;

@@ -7,6 +7,7 @@
 //! lose (desired state, journal) are durable when the call returns.
 
 mod journal;
+#[cfg(any(test, feature = "test-support"))]
 mod memory;
 mod sled_store;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub use journal::{HISTORY_LIMIT, Intent, JournalEntry, JournalId, Outcome, OutcomeRecord};
+#[cfg(any(test, feature = "test-support"))]
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 

@@ -6,8 +6,9 @@
 //! The planner stays pure; this module owns the IO around it.
 
 mod actuator;
-mod inspect;
+mod document;
 mod journal;
+mod kernel_view;
 pub mod policy;
 
 use std::collections::BTreeSet;
@@ -16,20 +17,21 @@ use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 pub use actuator::actuator_for;
-pub use inspect::{
-    DmMultipath, Inspector, OpenFiles, merge_kernel_view, parse_dm_queueing, parse_dm_status,
-    parse_open_counts, parse_path_states, scan_open_blocks,
-};
+pub use document::PlanDocument;
 pub use journal::StoreJournal;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
 use crate::config::{Config, Ownership};
-use crate::controller::Key;
 use crate::desire::store::SledStore;
 use crate::desire::{self, Reload, Store, StoreError};
+use crate::model::DeviceKey;
 use crate::model::Iqn;
-use crate::observe::{Snapshot, snapshot};
-use crate::reconcile::{self, Action, ClaimState, Context, DeviceKey, Plan};
+use crate::model::Key;
+use crate::observe::{Inspector, snapshot};
+use crate::plan::{Action, Plan};
+use crate::reconcile::{self, Context};
+use crate::snapshot::ClaimState;
+use crate::snapshot::Snapshot;
 
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +153,7 @@ impl Engine {
         let reload = desire::apply_load(self.store(), loaded)?;
         let snapshot = snapshot(&self.config.roots.to_roots());
         let mut ctx = self.context(now)?;
-        inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
+        kernel_view::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
         ctx.reverify = self.take_reverify(&snapshot);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);

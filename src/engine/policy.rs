@@ -5,7 +5,8 @@
 //! the one place they meet, so a new knob is wired here or nowhere.
 
 use crate::config::Config;
-use crate::reconcile::{FlushPolicy, Policy, Scope};
+use crate::plan::FlushPolicy;
+use crate::reconcile::{Policy, Scope};
 
 /// `reconcile::Policy` from the config.
 pub fn from_config(c: &Config) -> Policy {

@@ -10,9 +10,11 @@ mod serde_str;
 
 mod attachment;
 mod dev_t;
+mod device_key;
 mod dm_name;
 mod hctl;
 mod iqn;
+mod key;
 mod portal;
 mod scsi_state;
 mod timestamp;
@@ -20,9 +22,11 @@ mod wwid;
 
 pub use attachment::{Attachment, OnUnexpected, PolicyOverrides, Transport};
 pub use dev_t::{DevT, DevTError};
+pub use device_key::{DeviceKey, DeviceKeyError};
 pub use dm_name::{DmName, DmNameError};
 pub use hctl::{Hctl, HctlError};
 pub use iqn::{Iqn, IqnError};
+pub use key::Key;
 pub use portal::{ISCSI_DEFAULT_PORT, Portal, PortalError};
 pub use scsi_state::ScsiDeviceState;
 pub use timestamp::rfc3339;

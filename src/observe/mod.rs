@@ -6,16 +6,16 @@
 //! socket; nothing in it writes.
 
 pub mod exclusive;
+pub mod inspect;
 pub mod monitor;
 mod procfs;
-mod snapshot;
 pub mod sysfs;
 pub(crate) mod tree;
 pub mod uevent;
 
-pub use procfs::{parse_mountinfo, parse_swaps};
-pub use snapshot::{
-    BlockDevice, DmDevice, DmKind, HostTransport, IscsiConnection, IscsiSession, Mount, Partition,
-    Problem, ScsiDevice, ScsiHost, Snapshot, Swap, WwidSource,
+pub use inspect::{
+    DmMultipath, Inspector, OpenFiles, parse_dm_queueing, parse_dm_status, parse_open_counts,
+    parse_path_states, scan_open_blocks,
 };
+pub use procfs::{parse_mountinfo, parse_swaps};
 pub use sysfs::{Roots, snapshot};

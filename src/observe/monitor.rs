@@ -7,7 +7,7 @@
 //! Filtering (subsystems, sender trust) happens here, in user space: the
 //! receive buffer is raised (8 MiB by default, `SO_RCVBUFFORCE`) instead of
 //! attaching libudev's BPF filter. Tests inject events through
-//! [`ChannelSource`]; [`UeventSource`] is the seam.
+//! `ChannelSource` (tests only); [`UeventSource`] is the seam.
 //!
 //! Owns the socket; hands out owned [`Uevent`]s only.
 
@@ -18,6 +18,7 @@ use std::future::Future;
 use std::path::Path;
 
 use nix::errno::Errno;
+#[cfg(any(test, feature = "test-support"))]
 use tokio::sync::mpsc;
 
 use crate::observe::uevent::Uevent;
@@ -295,6 +296,7 @@ impl UeventSource for NetlinkMonitor {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 /// An injected source: events sent on the paired [`mpsc::Sender`] come out
 /// in order; when every sender is dropped it reports [`MonitorError::Closed`].
 #[derive(Debug)]
@@ -302,6 +304,7 @@ pub struct ChannelSource {
     rx: mpsc::Receiver<Event>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl ChannelSource {
     /// A source and the sender that feeds it (`capacity` events buffered).
     pub fn new(capacity: usize) -> (mpsc::Sender<Event>, Self) {
@@ -310,6 +313,7 @@ impl ChannelSource {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl UeventSource for ChannelSource {
     async fn next(&mut self) -> Result<Event, MonitorError> {
         self.rx.recv().await.ok_or(MonitorError::Closed)

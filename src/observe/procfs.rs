@@ -3,9 +3,9 @@
 
 use std::io;
 
-use super::snapshot::{DmDevice, Mount, Problem, Swap};
 use super::tree::Tree;
 use crate::model::DevT;
+use crate::snapshot::{DmDevice, Mount, Problem, Swap};
 
 /// Parses mountinfo text. Bad lines become `(line number, reason)`.
 pub fn parse_mountinfo(text: &str) -> (Vec<Mount>, Vec<(usize, String)>) {

@@ -16,8 +16,8 @@ mod hosts;
 use std::path::PathBuf;
 
 use super::procfs;
-use super::snapshot::{Problem, Snapshot};
 use super::tree::Tree;
+use crate::snapshot::{Problem, Snapshot};
 
 /// Where the kernel's trees are. Tests point these at a fake tree.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,17 +2,19 @@
 //! message (or a `udevadm monitor` recording) at once — so it is `Send`,
 //! outlives the socket buffer, and tests build it by hand.
 //!
-//! Also [`keys`], the whole event → [`Key`](crate::controller::Key) mapping,
-//! and [`parse_udevadm_monitor`] for replaying recorded streams. No IO here;
+//! Also [`keys`], the whole event → [`Key`](crate::model::Key) mapping,
+//! and `parse_udevadm_monitor` (tests only) for replaying recorded streams. No IO here;
 //! the socket is `observe::monitor`'s.
 
 mod keys;
+#[cfg(any(test, feature = "test-support"))]
 mod udevadm;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 pub use keys::{SDEV_UA_INQUIRY_CHANGED, SDEV_UA_LUNS_CHANGED, identity_keys, keys};
+#[cfg(any(test, feature = "test-support"))]
 pub use udevadm::{UdevadmParseError, parse_udevadm_monitor};
 
 /// The kernel's uevent actions (`kobject_action` in lib/kobject_uevent.c).

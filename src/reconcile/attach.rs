@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Attachment, ScsiDeviceState, Wwid};
-use crate::observe::{DmKind, IscsiSession, ScsiDevice, Snapshot};
+use crate::model::{Attachment, Hctl, ScsiDeviceState, Wwid};
+use crate::snapshot::{DmKind, IscsiSession, ScsiDevice, Snapshot};
 
-use super::action::Action;
-use super::context::PathState;
-use super::finding::{Finding, FindingKind, Subject};
+use crate::plan::Action;
+use crate::plan::{Finding, FindingKind, Subject};
+use crate::snapshot::PathState;
 
 /// The actions one attachment needs and its findings.
 #[derive(Debug, Default)]
@@ -106,10 +106,7 @@ pub(crate) fn attachment(
             let (channel, target_id) = channel_target(observed, s.id);
             out.scans.push(Action::ScanLun {
                 target: att.target.clone(),
-                host,
-                channel,
-                target_id,
-                lun: att.lun,
+                hctl: Hctl::new(host, channel, target_id, att.lun),
             });
             continue;
         };

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Attachment, DevT, Iqn, OnUnexpected, Portal, Wwid};
-use crate::observe::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
+use crate::snapshot::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
 
-use super::context::{ClaimState, Context, DeviceKey, PathState};
+use super::context::Context;
 use super::policy::Policy;
+use crate::model::DeviceKey;
+use crate::snapshot::{ClaimState, PathState};
 
 /// What the desired state says about one path.
 #[derive(Debug, Clone, PartialEq, Eq)]

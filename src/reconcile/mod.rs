@@ -6,18 +6,14 @@
 //! decision logic is tested with hand-built snapshots and recorded fixtures.
 //! The rules are in docs/planner.md.
 
-mod action;
 mod attach;
 mod classify;
 mod context;
-mod finding;
 mod plan;
 mod policy;
 mod remove;
 mod sessions;
 
-pub use action::{Action, GroupId, MapRef, OnFailure, PathRef, Step};
-pub use context::{ClaimState, Context, DeviceKey, DeviceKeyError, PathState};
-pub use finding::{Finding, FindingKind, Subject};
-pub use plan::{Plan, plan};
-pub use policy::{FlushPolicy, Policy, Scope, glob};
+pub use context::Context;
+pub use plan::plan;
+pub use policy::{Policy, Scope, glob};

@@ -8,57 +8,19 @@
 //! with the wrong WWID is gone before anything could scan its address again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::model::{Attachment, Hctl, Iqn};
-use crate::observe::Snapshot;
+use crate::snapshot::Snapshot;
 
-use super::action::{Action, GroupId, OnFailure, Step};
 use super::attach;
-use super::context::{Context, DeviceKey};
-use super::finding::{Finding, FindingKind, Subject};
+use super::context::Context;
 use super::policy::Policy;
 use super::remove::{self, Candidate, Env};
 use super::sessions;
-
-/// What to do, and what was concluded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    /// Steps in execution order.
-    pub steps: Vec<Step>,
-    /// Conclusions per attachment, device, map and session.
-    pub findings: Vec<Finding>,
-    /// In-scope devices, maps and sessions not in `Context::first_seen`: the
-    /// caller records them as first seen at `Context::now`.
-    pub newly_seen: Vec<DeviceKey>,
-    /// Keys in `Context::first_seen` no longer observed in scope: the caller
-    /// forgets them, so a device that comes back starts a new grace period.
-    pub forgotten: Vec<DeviceKey>,
-}
-
-impl Plan {
-    /// Whether there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// Findings about `subject`.
-    pub fn findings_for<'a>(&'a self, subject: &'a Subject) -> impl Iterator<Item = &'a Finding> {
-        self.findings.iter().filter(move |f| &f.subject == subject)
-    }
-}
-
-impl fmt::Display for Plan {
-    /// One line per step, as `lunguard plan` prints it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for s in &self.steps {
-            writeln!(f, "{s}")?;
-        }
-        Ok(())
-    }
-}
+use crate::model::DeviceKey;
+use crate::plan::Plan;
+use crate::plan::{Action, GroupId, OnFailure, Step};
+use crate::plan::{Finding, FindingKind, Subject};
 
 #[derive(Default)]
 struct Builder {

@@ -5,13 +5,14 @@
 use std::time::{Duration, SystemTime};
 
 use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState, rfc3339};
-use crate::observe::{DmDevice, Snapshot};
+use crate::snapshot::{DmDevice, Snapshot};
 
-use super::action::{Action, MapRef, OnFailure, PathRef};
 use super::classify::{self, Intent, Lun, PathView};
-use super::context::{Context, PathState};
-use super::finding::{Finding, FindingKind, Subject};
+use super::context::Context;
 use super::policy::Policy;
+use crate::plan::{Action, MapRef, OnFailure, PathRef};
+use crate::plan::{Finding, FindingKind, Subject};
+use crate::snapshot::PathState;
 
 /// A removal that passed every check; the planner emits it unless the blast
 /// radius is exceeded.

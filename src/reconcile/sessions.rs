@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use crate::model::Hctl;
 
-use super::action::{Action, GroupId};
 use super::classify;
-use super::context::DeviceKey;
-use super::finding::{Finding, FindingKind, Subject};
 use super::remove::Env;
+use crate::model::DeviceKey;
+use crate::plan::{Action, GroupId};
+use crate::plan::{Finding, FindingKind, Subject};
 
 /// A planned logout: actions, reason and the removal groups it waits for.
 #[derive(Debug)]

@@ -11,10 +11,10 @@ use std::process::ExitStatus;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::act::cmd::{Argv, CmdError};
 use crate::act::{ActError, Actuator, Outcome, Recorded, delete_sequentially};
+use crate::bounded::cmd::{Argv, CmdError};
 use crate::model::{Hctl, Iqn, Portal, ScsiDeviceState};
-use crate::reconcile::{Action, MapRef, PathRef};
+use crate::plan::{Action, MapRef, PathRef};
 
 use super::error::SimError;
 use super::model::{DEFAULT_IFACE, ScanMode, SimMap};
@@ -138,13 +138,7 @@ impl SimActuator {
                 }
                 Ok(changed(self.sim.delete_node(target, portal, iface)))
             }
-            Action::ScanLun {
-                target,
-                host,
-                channel,
-                target_id,
-                lun,
-            } => self.scan_lun(target, Hctl::new(*host, *channel, *target_id, *lun)),
+            Action::ScanLun { target, hctl } => self.scan_lun(target, *hctl),
             // The simulated kernel's identities do not go stale: a rescan changes nothing.
             Action::RescanDevice { hctl, .. } => {
                 let present = self.sim.lock().devices.contains_key(hctl);

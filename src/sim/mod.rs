@@ -52,7 +52,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::model::{DmName, Hctl, Iqn, Portal, ScsiDeviceState, Wwid};
 use crate::observe::Roots;
 use crate::observe::uevent::Uevent;
-use crate::reconcile::PathState;
+use crate::snapshot::PathState;
 use crate::testing::FakeTree;
 
 pub use actuator::SimActuator;

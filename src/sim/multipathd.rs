@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{DevT, DmName, Hctl, Wwid};
 use crate::observe::uevent::Action;
-use crate::reconcile::PathState;
+use crate::snapshot::PathState;
 
 use super::error::SimError;
 use super::events::Ev;

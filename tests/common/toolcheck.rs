@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use lunguard::model::{Hctl, Portal};
-use lunguard::observe::{DmKind, Snapshot};
+use lunguard::snapshot::{DmKind, Snapshot};
 
 /// The output of the first file in `dir/commands` whose name contains `tool`.
 pub fn command_output(dir: &Path, tool: &str) -> Option<String> {

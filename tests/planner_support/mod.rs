@@ -8,11 +8,12 @@
 use std::time::{Duration, SystemTime};
 
 use lunguard::model::{Attachment, DevT, DmName, Hctl, PolicyOverrides, Transport};
-use lunguard::observe::{
+use lunguard::plan::{Action, Plan};
+use lunguard::reconcile::{Context, Policy};
+use lunguard::snapshot::{
     BlockDevice, DmDevice, DmKind, HostTransport, IscsiConnection, IscsiSession, Mount, ScsiDevice,
     ScsiHost, Snapshot,
 };
-use lunguard::reconcile::{Action, Context, Plan, Policy};
 
 pub const T1: &str = "iqn.2026-11.test.lunguard:target1";
 pub const T2: &str = "iqn.2026-11.test.lunguard:target2";

@@ -75,6 +75,7 @@ fn parse_properties(buf: &[u8]) -> BTreeMap<String, String> {
         .collect()
 }
 
+#[cfg(any(test, feature = "test-support"))]
 fn push_properties<'a>(out: &mut Vec<u8>, props: impl IntoIterator<Item = (&'a str, &'a str)>) {
     for (k, v) in props {
         out.extend_from_slice(k.as_bytes());
@@ -84,6 +85,7 @@ fn push_properties<'a>(out: &mut Vec<u8>, props: impl IntoIterator<Item = (&'a s
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 /// Encodes a kernel-format uevent: `ACTION@DEVPATH\0` then the properties
 /// (which should include `ACTION`, `DEVPATH`, `SUBSYSTEM`, `SEQNUM`).
 pub fn encode_kernel<'a>(
@@ -96,6 +98,7 @@ pub fn encode_kernel<'a>(
     out
 }
 
+#[cfg(any(test, feature = "test-support"))]
 /// Encodes a libudev-format message carrying `props` (filter hashes zero:
 /// only kernel-side BPF filters use them, and this monitor filters in user
 /// space).

@@ -5,8 +5,8 @@ use std::io;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::super::snapshot::Problem;
 use super::super::tree::{Dir, Scan};
+use crate::snapshot::Problem;
 
 /// Attribute reader for the object at `base` (root-relative). The object's
 /// directory is opened once and its attributes are read relative to it.

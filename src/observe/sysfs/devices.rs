@@ -1,11 +1,11 @@
 //! SCSI devices (`class/scsi_device/H:C:T:L/device`) and their disks.
 
-use super::super::snapshot::{BlockDevice, Partition, Problem, ScsiDevice, WwidSource};
 use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class};
 use super::fan_out::fan_out;
 use super::hosts::session_in;
 use crate::model::{DevT, Hctl, ScsiDeviceState, Wwid};
+use crate::snapshot::{BlockDevice, Partition, Problem, ScsiDevice, WwidSource};
 
 /// Reads every `class/scsi_device/H:C:T:L`.
 pub(super) fn read_devices(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<ScsiDevice> {

@@ -1,10 +1,10 @@
 //! Device-mapper devices (`block/dm-N`).
 
-use super::super::snapshot::{DmDevice, DmKind, Problem};
 use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class, numbered};
 use super::fan_out::fan_out;
 use crate::model::{DevT, DmName};
+use crate::snapshot::{DmDevice, DmKind, Problem};
 
 /// Reads every `dm-N` in `block/` (or `class/block/` if `block/` is absent).
 pub(super) fn read_dm(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<DmDevice> {

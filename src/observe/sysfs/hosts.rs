@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::super::snapshot::{HostTransport, IscsiConnection, IscsiSession, Problem, ScsiHost};
 use super::super::tree::Scan;
 use super::attrs::{Attrs, list_class, numbered};
 use crate::model::{Iqn, Portal};
+use crate::snapshot::{HostTransport, IscsiConnection, IscsiSession, Problem, ScsiHost};
 
 /// Reads every `class/scsi_host/hostN`. `None` if the class is missing.
 pub(super) fn read_hosts(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Option<Vec<ScsiHost>> {

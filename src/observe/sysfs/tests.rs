@@ -5,10 +5,10 @@ use std::os::unix::fs::symlink;
 
 use super::*;
 use crate::model::{DevT, Hctl, ScsiDeviceState};
-use crate::observe::{DmKind, HostTransport, WwidSource};
+use crate::snapshot::{DmKind, HostTransport, WwidSource};
 use crate::testing::{EXAMPLE_TARGET, EXAMPLE_WWID, FakeDisk, FakeTree, example};
 
-fn dev<'a>(s: &'a Snapshot, hctl: &str) -> &'a crate::observe::ScsiDevice {
+fn dev<'a>(s: &'a Snapshot, hctl: &str) -> &'a crate::snapshot::ScsiDevice {
     let h: Hctl = hctl.parse().unwrap();
     s.devices.iter().find(|d| d.hctl == h).unwrap()
 }

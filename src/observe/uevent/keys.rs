@@ -4,7 +4,7 @@
 //! Only names are taken from the event (the address in `DEVPATH`, the map
 //! name in `DM_NAME`); nothing else in the payload reaches a decision.
 
-use crate::controller::Key;
+use crate::model::Key;
 use crate::model::{DmName, Hctl};
 
 use super::{Action, Uevent};

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::{Attachment, Iqn};
-use crate::observe::Snapshot;
-use crate::reconcile::{self, Context, FindingKind, Plan, Subject};
+use crate::plan::{FindingKind, Plan, Subject};
+use crate::reconcile::{self, Context};
+use crate::snapshot::Snapshot;
 
 /// One attachment's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

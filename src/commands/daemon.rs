@@ -8,14 +8,14 @@ use std::sync::{Arc, PoisonError};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::schedule::Timing;
-use super::{Daemon, Input, Options, inputs};
 use crate::alert::{Alerter, Journald, RateLimit, RateLimited};
-use crate::cli::Exit;
 use crate::commands::{CommandError, EngineArgs, engine};
 use crate::config::{DaemonSettings, Ownership};
 use crate::control::{self, Request};
+use crate::daemon::schedule::Timing;
+use crate::daemon::{Daemon, Input, Options, inputs};
 use crate::desire::watch::{StateDirWatch, WatchConfig};
+use crate::exit::Exit;
 use crate::notify::Notifier;
 use crate::observe::monitor::{Group, MonitorConfig, NetlinkMonitor, UDEV_CONTROL};
 

@@ -331,3 +331,23 @@ mod tests {
         assert_eq!(DmKind::from_uuid(None), DmKind::Other);
     }
 }
+
+/// A path's state as multipathd reports it (dm state `%t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathState {
+    /// `active`: usable.
+    Active,
+    /// `failed` (checker says faulty, or the path is gone below).
+    Failed,
+}
+
+/// The kernel's answer to an exclusive open of a block device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// The open succeeded: nothing holds the device (in any mount namespace).
+    Free,
+    /// `EBUSY`: mounted, swap, or held, possibly in another mount namespace.
+    Busy,
+    /// The kernel could not be asked (permission, wrong node, no answer): maybe in use.
+    Unknown(String),
+}

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{CheckArgs, Exit};
+use crate::cli::CheckArgs;
 use crate::config::{self, Config, Diagnostic, IfMissing, LoadErrors, Ownership};
+use crate::exit::Exit;
 use crate::model::Attachment;
 
 /// Why `check` could not run (validation failures are not errors: they are
@@ -36,7 +37,7 @@ pub struct Report {
     pub files: Vec<PathBuf>,
     /// The attachments that are valid on their own.
     pub attachments: Vec<Attachment>,
-    /// Every problem, at most [`MAX_ERRORS_PER_FILE`](super::MAX_ERRORS_PER_FILE)
+    /// Every problem, at most [`MAX_ERRORS_PER_FILE`](crate::desire::MAX_ERRORS_PER_FILE)
     /// of each file and then one line counting
     /// the rest of that file's.
     pub errors: Vec<Diagnostic>,
@@ -58,7 +59,7 @@ pub fn report(args: &CheckArgs, ownership: Ownership) -> Report {
     if let Some(dir) = &args.state_dir {
         cfg.state_dir = dir.clone();
     }
-    let compiled = super::compile(&cfg, ownership);
+    let compiled = crate::desire::compile(&cfg, ownership);
     let error_count = errors.0.len() + compiled.error_count;
     errors.extend(compiled.errors.0);
     Report {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{DevT, DmName, Hctl, Iqn, Portal, Wwid};
 
-use super::policy::FlushPolicy;
+use super::FlushPolicy;
 
 /// One path to delete, with everything the executor re-verifies right
 /// before writing `delete` (compare-and-delete): the address must still be
@@ -66,16 +66,11 @@ pub enum Action {
     },
     /// `echo "C T L" > <sys>/class/scsi_host/hostH/scan`: exactly one LUN.
     ScanLun {
-        /// The target whose session owns `host` (re-verified before writing).
+        /// The target whose session owns `hctl.host` (re-verified before writing).
         target: Iqn,
-        /// SCSI host of the session.
-        host: u32,
-        /// Channel.
-        channel: u32,
-        /// Target id.
-        target_id: u32,
-        /// LUN.
-        lun: u64,
+        /// The one address to scan: the session's SCSI host, its channel and target id, and
+        /// the declared LUN.
+        hctl: Hctl,
     },
     /// `echo 1 > <sys>/class/scsi_device/H:C:T:L/device/rescan`: the kernel re-reads the
     /// device's INQUIRY and VPD pages, so a LUN remapped behind the same address shows its new
@@ -224,15 +219,10 @@ impl fmt::Display for Action {
             Self::Login { target, portal } => {
                 write!(f, "login {target} at {portal} (node.session.scan=manual)")
             }
-            Self::ScanLun {
-                target,
-                host,
-                channel,
-                target_id,
-                lun,
-            } => write!(
+            Self::ScanLun { target, hctl } => write!(
                 f,
-                "scan {host}:{channel}:{target_id}:{lun} (\"{channel} {target_id} {lun}\" > host{host}/scan) of {target}"
+                "scan {hctl} (\"{} {} {}\" > host{}/scan) of {target}",
+                hctl.channel, hctl.target, hctl.lun, hctl.host
             ),
             Self::MultipathAdd { wwid, path } => {
                 write!(f, "add multipath map for {wwid} from {path}")

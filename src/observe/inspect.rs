@@ -18,13 +18,12 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::act::cmd::{self, Program, SEARCH_DIRS};
+use crate::bounded::cmd::{self, Program, SEARCH_DIRS};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use crate::model::{DevT, DmName};
 use crate::observe::exclusive::{self, Claim};
-use crate::observe::{DmKind, Snapshot};
-use crate::reconcile::{ClaimState, Context, PathState};
+use crate::snapshot::{ClaimState, PathState};
 
 type OpenCounts = Arc<dyn Fn() -> BTreeMap<DmName, u32> + Send + Sync>;
 type PathStates = Arc<dyn Fn() -> BTreeMap<String, PathState> + Send + Sync>;
@@ -167,33 +166,6 @@ impl Inspector {
     }
 }
 
-/// Folds device-mapper's view into `ctx`: the kernel's path states win over multipathd's (they
-/// are what the map acts on), `queue_if_no_path` maps are noted, and every slave of a multipath
-/// map whose state neither source gave goes to `ctx.unknown_path_states`.
-pub fn merge_kernel_view(snapshot: &Snapshot, dm: Option<&DmMultipath>, ctx: &mut Context) {
-    if let Some(dm) = dm {
-        for dev in &snapshot.devices {
-            if let Some(b) = &dev.block
-                && let Some(st) = b.dev.and_then(|d| dm.paths.get(&d))
-            {
-                ctx.path_states.insert(b.name.clone(), *st);
-            }
-        }
-        ctx.queue_if_no_path.extend(dm.queueing.iter().cloned());
-    }
-    for m in snapshot
-        .dm_devices
-        .iter()
-        .filter(|m| m.kind == DmKind::Multipath)
-    {
-        for s in &m.slaves {
-            if !ctx.path_states.contains_key(s) {
-                ctx.unknown_path_states.insert(s.clone());
-            }
-        }
-    }
-}
-
 /// Splits `name: start len multipath args…` (the form `dmsetup status|table` prints for every
 /// device) into the name and the target's words.
 fn multipath_lines(text: &str) -> impl Iterator<Item = (&str, Vec<&str>)> {
@@ -307,7 +279,7 @@ fn probe_claim(dev_root: &Path, name: &str, dev: DevT, timeout: Duration) -> Cla
     let node = dev_root.join(name);
     // The same worker-with-deadline as every blocking kernel call (`act::deadline`), keyed by
     // the node: a flush of this device still blocked makes the answer unknown at once.
-    let answer = crate::act::deadline::run(
+    let answer = crate::bounded::deadline::run::<_, crate::bounded::deadline::Expired, _>(
         &node.to_string_lossy(),
         &format!("ask whether {} is claimed (exclusive open)", node.display()),
         timeout,
@@ -524,40 +496,6 @@ mpathb: 0 2097152 multipath 0 0 1 1 service-time 0 1 1 8:48 1
         let q = parse_dm_queueing(text);
         let a: DmName = "mpatha".parse().expect("name");
         assert_eq!(q.into_iter().collect::<Vec<_>>(), [a]);
-    }
-
-    #[test]
-    fn kernel_states_win_and_slaves_nobody_reported_are_unknown() {
-        // Issue 7: a path multipathd did not list counted as active, so a map whose paths were
-        // all down was flushed (BLKFLSBUF blocks on queued I/O).
-        // example(): mpatha = dm-0 over sdb (8:16) and sdc (8:32).
-        let d = tempfile::tempdir().expect("tempdir");
-        let t = crate::testing::example(d.path()).expect("tree");
-        let snap = crate::observe::snapshot(&t.roots());
-        let mut ctx = Context::at(std::time::SystemTime::UNIX_EPOCH);
-        ctx.path_states.insert("sdb".into(), PathState::Active);
-        merge_kernel_view(&snap, None, &mut ctx);
-        assert!(ctx.unknown_path_states.contains("sdc"), "{ctx:?}");
-        assert!(!ctx.unknown_path_states.contains("sdb"));
-        let mut ctx2 = Context::at(std::time::SystemTime::UNIX_EPOCH);
-        ctx2.path_states.insert("sdb".into(), PathState::Active);
-        let dm = DmMultipath {
-            paths: [
-                (DevT::new(8, 16), PathState::Failed),
-                (DevT::new(8, 32), PathState::Failed),
-            ]
-            .into(),
-            queueing: ["mpatha".parse().expect("name")].into(),
-        };
-        merge_kernel_view(&snap, Some(&dm), &mut ctx2);
-        assert_eq!(
-            ctx2.path_states.get("sdb"),
-            Some(&PathState::Failed),
-            "kernel wins"
-        );
-        assert_eq!(ctx2.path_states.get("sdc"), Some(&PathState::Failed));
-        assert!(ctx2.unknown_path_states.is_empty());
-        assert_eq!(ctx2.queue_if_no_path.len(), 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::desired::Desired;
-use crate::observe::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// Version of the JSON document. Fields are only ever added; a rename or
 /// removal would bump this.

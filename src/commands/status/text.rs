@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::observe::{DmDevice, DmKind, ScsiDevice, Snapshot};
+use crate::snapshot::{DmDevice, DmKind, ScsiDevice, Snapshot};
 
 /// Renders the whole report.
 pub fn render_text(snap: &Snapshot) -> String {

@@ -6,12 +6,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::commands::plan::PlanDocument;
 use crate::config::Config;
 use crate::control::{self, Request};
 use crate::desire::Store;
 use crate::desire::store::SledStore;
-use crate::reconcile::{Context, DeviceKey, FindingKind, Subject};
+use crate::engine::PlanDocument;
+use crate::model::DeviceKey;
+use crate::plan::{FindingKind, Subject};
+use crate::reconcile::Context;
 
 /// A planner context at now with the database's first-seen times, if it can be read.
 pub fn context(config: &Config) -> Context {

@@ -11,8 +11,10 @@ mod text;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Exit, StatusArgs};
-use crate::observe::{Roots, Snapshot, snapshot};
+use crate::cli::StatusArgs;
+use crate::exit::Exit;
+use crate::observe::{Roots, snapshot};
+use crate::snapshot::Snapshot;
 
 pub use json::{SCHEMA_VERSION, render_json};
 pub use text::render_text;

@@ -1,0 +1,46 @@
+//! `PlanDocument`: one pass as `plan --json` prints it and as the daemon serves its latest pass
+//! over the control socket. Here, beside the pass it describes, so the daemon and the commands
+//! both use it without importing each other.
+
+use serde::{Deserialize, Serialize};
+
+use super::Pass;
+use crate::desire::Reload;
+use crate::plan::Plan;
+
+/// `plan --json`, and what the daemon answers on its control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDocument {
+    /// 2 (1 until `ScanLun` named its address as one `hctl` string instead of `host`, `channel`,
+    /// `target_id` and `lun`); otherwise fields are only ever added.
+    pub schema_version: u32,
+    /// Whether the state files loaded.
+    pub desired_ok: bool,
+    /// Their errors, `file:line:column: message`.
+    pub desired_errors: Vec<String>,
+    /// Attachments in force (the last good state's when the files were rejected).
+    pub attachments: usize,
+    /// The plan; `null` when no good desired state was ever loaded.
+    pub plan: Option<Plan>,
+    /// Who planned: `"plan"` (this command) or `"daemon"` (its latest pass).
+    #[serde(default)]
+    pub source: String,
+}
+
+impl PlanDocument {
+    /// The document of a prepared pass.
+    pub fn of(pass: &Pass, source: &str) -> Self {
+        let errors: Vec<String> = match &pass.reload {
+            Reload::Kept { errors, .. } => errors.iter().map(ToString::to_string).collect(),
+            Reload::Replaced { .. } => Vec::new(),
+        };
+        Self {
+            schema_version: 2,
+            desired_ok: errors.is_empty(),
+            desired_errors: errors,
+            attachments: pass.reload.state().map_or(0, |s| s.attachments.len()),
+            plan: pass.plan.clone(),
+            source: source.to_owned(),
+        }
+    }
+}
