@@ -27,8 +27,8 @@ use crate::alert::{Alert, Alerter, FindingChanges};
 use crate::config::{Config, IfMissing, LoadErrors, Ownership};
 use crate::desire::Reload;
 use crate::desire::store::{Outcome, OutcomeRecord};
-use crate::engine::Engine;
 use crate::engine::PlanDocument;
+use crate::engine::{Engine, Fresh};
 use crate::notify::Notifier;
 use crate::observe::uevent::{self, Uevent};
 use crate::plan::FindingKind;
@@ -173,19 +173,33 @@ impl Daemon {
         let mut summary = Summary::default();
         let mut ready = false;
         let mut reloading = false;
+        // What the next pass must read afresh: everything at first, then what the inputs named.
+        let mut fresh = Fresh::all();
+        let mut last_full = Instant::now();
         let watchdog = crate::notify::watchdog_interval();
         let mut next_watchdog = watchdog.map(|w| Instant::now() + w);
         let stop_reason = loop {
             let now = Instant::now();
             if sched.take_due(now) {
+                // The periodic resync reads everything: the safety net for what sends no uevent
+                // (a device's state, an iSCSI recovery).
+                if now.duration_since(last_full) >= self.opts.timing.resync {
+                    fresh = Fresh::all();
+                }
+                let this = std::mem::take(&mut fresh);
+                if this.touched.everything {
+                    last_full = now;
+                }
                 // A pass that cannot run (database error, a panic in a pass) is reported and
                 // retried with backoff: errors never stop the guard.
                 let ok = match self
-                    .pass(&mut retries, &mut changes, &mut summary, &mut sched)
+                    .pass(&this, &mut retries, &mut changes, &mut summary, &mut sched)
                     .await
                 {
                     Ok(ok) => ok,
                     Err(e) => {
+                        // What it would have read is not lost: the retry reads everything.
+                        fresh = Fresh::all();
                         error!(error = %e, "pass failed; retrying with backoff");
                         self.alerter
                             .emit(&Alert::pass_failed(sched.failures() + 1, &e.to_string()));
@@ -227,17 +241,20 @@ impl Daemon {
                             // A uevent does not clear degraded steps: a failing flush or delete
                             // makes uevents itself, which would defeat the retry cap.
                             if !keys.is_empty() {
+                                fresh.touched.note(&ev);
                                 sched.event(Instant::now());
                             }
                         }
                         Input::Overflow { source } => {
                             summary.overflows += 1;
+                            fresh = Fresh::all();
                             self.alerter.emit(&Alert::resync_after_overflow(&source));
                             retries.clear();
                             sched.now(Instant::now());
                         }
                         Input::StateChanged { why } => {
                             info!(why, "state directory changed");
+                            fresh.desired = true;
                             // Marks are cleared by the pass if the desired state really changed:
                             // the watch can report one edit twice, the second after a pass that
                             // already failed on the new state (seen in the VM: a writeback error
@@ -247,6 +264,7 @@ impl Daemon {
                         Input::Reload => {
                             sd(self.notifier.reloading());
                             self.reload_config();
+                            fresh = Fresh::all();
                             retries.clear();
                             reloading = true;
                             sched.now(Instant::now());
@@ -276,6 +294,7 @@ impl Daemon {
     /// Returns whether every step succeeded.
     async fn pass(
         &self,
+        fresh: &Fresh,
         retries: &mut Retries,
         changes: &mut FindingChanges,
         summary: &mut Summary,
@@ -283,13 +302,18 @@ impl Daemon {
     ) -> Result<bool, DaemonError> {
         let engine = Arc::clone(&self.engine);
         let filter = retries.clone();
-        let span = info_span!("pass", n = summary.passes + 1);
+        let fresh = fresh.clone();
+        let span = info_span!(
+            "pass",
+            n = summary.passes + 1,
+            full = fresh.touched.everything
+        );
         // Observe and plan; findings are alerted before anything is done about them.
         let pass = tokio::task::spawn_blocking(move || {
             let _g = span.enter();
             let engine = engine.lock().unwrap_or_else(PoisonError::into_inner);
             let now = SystemTime::now();
-            let mut pass = engine.prepare(now)?;
+            let mut pass = engine.prepare_with(now, &fresh)?;
             if let Some(plan) = pass.plan.as_mut() {
                 // In observe mode too: first-seen times are bookkeeping, not action, and without
                 // them the grace period never ends and observe never previews a removal.

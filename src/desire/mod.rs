@@ -154,6 +154,18 @@ pub enum Reload {
 }
 
 impl Reload {
+    /// The same outcome, as a pass that did not re-read the files reports it: a replaced state
+    /// is no longer a change.
+    pub fn unchanged(&self) -> Self {
+        match self {
+            Self::Replaced { state, .. } => Self::Replaced {
+                state: state.clone(),
+                changed: false,
+            },
+            kept @ Self::Kept { .. } => kept.clone(),
+        }
+    }
+
     /// The state to enforce after this reload, if any.
     pub fn state(&self) -> Option<&DesiredState> {
         match self {

@@ -6,6 +6,7 @@
 //! The planner stays pure; this module owns the IO around it.
 
 mod actuator;
+mod cache;
 mod document;
 mod journal;
 mod kernel_view;
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 pub use actuator::actuator_for;
+pub use cache::Fresh;
 pub use document::PlanDocument;
 pub use journal::StoreJournal;
 
@@ -32,6 +34,8 @@ use crate::plan::{Action, Plan};
 use crate::reconcile::{self, Context};
 use crate::snapshot::ClaimState;
 use crate::snapshot::Snapshot;
+use cache::{Cache, Facts, Needs};
+use std::sync::Arc;
 
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +50,8 @@ pub enum EngineError {
 pub struct Pass {
     /// What happened to the desired state (replaced, or kept with errors).
     pub reload: Reload,
-    /// The kernel's view.
-    pub snapshot: Snapshot,
+    /// The kernel's view (shared with the engine's cache: the next pass patches it).
+    pub snapshot: Arc<Snapshot>,
     /// What the planner was given besides desired and observed state.
     pub ctx: Context,
     /// The plan; `None` when there has never been a good desired state, because an empty one
@@ -64,6 +68,8 @@ pub struct Engine {
     locks: TargetLocks,
     /// Keys whose identity a unit attention put in doubt, waiting for the next pass.
     reverify: std::sync::Mutex<Vec<Key>>,
+    /// What the last pass read, for the next one to patch instead of re-reading.
+    cache: std::sync::Mutex<Cache>,
 }
 
 impl Engine {
@@ -93,6 +99,7 @@ impl Engine {
             inspector,
             locks: TargetLocks::default(),
             reverify: std::sync::Mutex::new(Vec::new()),
+            cache: std::sync::Mutex::new(Cache::default()),
         }
     }
 
@@ -106,9 +113,13 @@ impl Engine {
         self.store.as_ref()
     }
 
-    /// Replaces the config (SIGHUP).
+    /// Replaces the config (SIGHUP). The next pass reads everything afresh.
     pub fn set_config(&mut self, config: Config) {
         self.config = config;
+        *self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Cache::default();
     }
 
     /// Notes keys whose identity may have changed (`uevent::identity_keys`): the next pass
@@ -146,68 +157,150 @@ impl Engine {
             .collect()
     }
 
-    /// Reloads desired state, observes and plans. Writes only the desired state (when the load
-    /// is good); first-seen times are persisted by [`Engine::remember`].
+    /// Reloads desired state, observes and plans, reading everything afresh (`plan`,
+    /// `apply --once`, the daemon's first, periodic and overflow passes). Writes only the desired
+    /// state (when the load is good); first-seen times are persisted by [`Engine::remember`].
     pub fn prepare(&self, now: SystemTime) -> Result<Pass, EngineError> {
-        let loaded = desire::load_desired(&self.config, self.ownership);
-        let reload = desire::apply_load(self.store(), loaded)?;
-        let snapshot = snapshot(&self.config.roots.to_roots());
-        let mut ctx = self.context(now)?;
-        kernel_view::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
-        ctx.reverify = self.take_reverify(&snapshot);
-        let plan = reload.state().map(|state| {
-            let policy = policy::from_config(&self.config);
-            let first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
-            // Ask the kernel about the bare disks this plan would delete (it sees mounts in
-            // every namespace and every claim); plan again if any is not free.
-            ctx.claims = self
-                .inspector
-                .claims(&self.config.roots.dev, &bare_disks_removed(&first));
-            if ctx.claims.values().all(|c| *c == ClaimState::Free) {
-                first
-            } else {
-                reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+        self.prepare_with(now, &Fresh::all())
+    }
+
+    /// [`Engine::prepare`], re-reading only what `fresh` names and taking the rest from the last
+    /// pass: the state files only after a state-directory event; sysfs only for the devices the
+    /// uevents named ([`crate::observe::refresh`]); device-mapper, multipathd and `/proc` only
+    /// when the plan has removal work (destructive steps, or findings about unwanted devices)
+    /// or a map changed — then afresh, and the plan is made again with them, so nothing is ever
+    /// removed on a remembered in-use fact.
+    pub fn prepare_with(&self, now: SystemTime, fresh: &Fresh) -> Result<Pass, EngineError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reload = match (&cache.desired, fresh.desired) {
+            (Some(last), false) => last.unchanged(),
+            _ => {
+                let loaded = desire::load_desired(&self.config, self.ownership);
+                let reload = desire::apply_load(self.store(), loaded)?;
+                cache.desired = Some(reload.clone());
+                reload
             }
-        });
+        };
+        let roots = self.config.roots.to_roots();
+        let snapshot = match cache.snapshot.take() {
+            Some(mut snap) if !fresh.touched.everything => {
+                if crate::observe::refresh(&roots, Arc::make_mut(&mut snap), &fresh.touched) {
+                    snap
+                } else {
+                    Arc::new(snapshot(&roots))
+                }
+            }
+            _ => Arc::new(snapshot(&roots)),
+        };
+        cache.snapshot = Some(Arc::clone(&snapshot));
+        let mut base = self.context(now, &mut cache)?;
+        base.reverify = self.take_reverify(&snapshot);
+        let Some(state) = reload.state() else {
+            let ctx = cache
+                .facts
+                .get_or_insert_with(Facts::default)
+                .apply(&snapshot, base);
+            return Ok(Pass {
+                reload,
+                snapshot,
+                ctx,
+                plan: None,
+            });
+        };
+        let policy = policy::from_config(&self.config);
+        let mut needs = if fresh.touched.everything || cache.facts.is_none() {
+            Needs::ALL
+        } else {
+            Needs::of_touched(&fresh.touched, &snapshot)
+        };
+        let mut first = None;
+        if !needs.any() {
+            // The remembered facts decide only findings here; if this plan removes anything or
+            // finds an unwanted device, they are read afresh and the plan made again below.
+            let facts = cache.facts.get_or_insert_with(Facts::default);
+            let ctx = facts.apply(&snapshot, base.clone());
+            let plan = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            needs = Needs::of_plan(&plan, &snapshot);
+            if !needs.any() {
+                first = Some((plan, ctx));
+            }
+        }
+        let (first, mut ctx) = match first {
+            Some(done) => done,
+            None => {
+                let facts = cache.facts.get_or_insert_with(Facts::default);
+                facts.gather(&self.inspector, &self.config.roots.proc, needs);
+                let ctx = facts.apply(&snapshot, base);
+                (
+                    reconcile::plan(&state.attachments, &snapshot, &policy, &ctx),
+                    ctx,
+                )
+            }
+        };
+        // Ask the kernel about the bare disks this plan would delete (it sees mounts in every
+        // namespace and every claim); plan again if any is not free.
+        ctx.claims = self
+            .inspector
+            .claims(&self.config.roots.dev, &bare_disks_removed(&first));
+        let plan = if ctx.claims.values().all(|c| *c == ClaimState::Free) {
+            first
+        } else {
+            reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+        };
         Ok(Pass {
             reload,
             snapshot,
             ctx,
-            plan,
+            plan: Some(plan),
         })
     }
 
-    fn context(&self, now: SystemTime) -> Result<Context, EngineError> {
+    /// The context without the inspector's facts: the clock, first-seen times and the targets
+    /// lunguard attached, from the store once and then from the cache (this engine is the
+    /// store's only writer).
+    fn context(&self, now: SystemTime, cache: &mut Cache) -> Result<Context, EngineError> {
         let mut ctx = Context::at(now);
-        for (key, at) in self.store.seen()? {
-            match key.parse::<DeviceKey>() {
-                Ok(k) => {
-                    ctx.first_seen.insert(k, at);
+        if cache.seen.is_none() {
+            let mut seen = std::collections::BTreeMap::new();
+            for (key, at) in self.store.seen()? {
+                match key.parse::<DeviceKey>() {
+                    Ok(k) => {
+                        seen.insert(k, at);
+                    }
+                    Err(e) => warn!(error = %e, "ignoring a first-seen record"),
                 }
-                Err(e) => warn!(error = %e, "ignoring a first-seen record"),
             }
+            cache.seen = Some(seen);
         }
-        ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
-        ctx.open_counts = self.inspector.open_counts();
-        ctx.path_states = self.inspector.path_states();
-        let open = self.inspector.open_blocks(&self.config.roots.proc);
-        for who in &open.unreadable {
-            tracing::debug!(process = %who, "cannot read a process's open files: bare disks count as maybe in use");
+        if cache.known_targets.is_none() {
+            cache.known_targets = Some(self.store.claimed_targets()?.into_iter().collect());
         }
-        ctx.open_blocks = open.by_name;
-        ctx.open_devs = open.by_dev;
-        ctx.unreadable_procs = open.unreadable;
+        ctx.first_seen = cache.seen.clone().unwrap_or_default();
+        ctx.known_targets = cache.known_targets.clone().unwrap_or_default();
         Ok(ctx)
     }
 
     /// Persists the plan's first-seen bookkeeping: grace periods start at the first pass that
     /// saw a device, and end when it is gone or wanted again.
     pub fn remember(&self, plan: &Plan, now: SystemTime) -> Result<(), EngineError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for k in &plan.newly_seen {
             self.store.first_seen(&k.to_string(), now)?;
+            if let Some(seen) = cache.seen.as_mut() {
+                seen.entry(k.clone()).or_insert(now);
+            }
         }
         for k in &plan.forgotten {
             self.store.forget_seen(&k.to_string())?;
+            if let Some(seen) = cache.seen.as_mut() {
+                seen.remove(k);
+            }
         }
         Ok(())
     }
@@ -244,15 +337,25 @@ impl Engine {
         };
         let report = execute_plan(plan, actuator, &tee, &self.locks);
         if !actuator.is_dry_run() {
-            let after = snapshot(&self.config.roots.to_roots());
-            for t in &pass.ctx.known_targets {
-                let has_session = after
-                    .iscsi_sessions
-                    .iter()
-                    .any(|s| s.target.as_ref() == Some(t));
-                if !desired.contains(t) && !has_session {
-                    info!(target = %t, "target fully detached: no longer ours");
-                    self.store.release_target(t)?;
+            self.cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .known_targets = None;
+            // Only targets we hold and no longer want can be released: their sessions are read
+            // afresh (a handful of sysfs directories), not the whole host.
+            let undesired: Vec<&Iqn> = pass
+                .ctx
+                .known_targets
+                .iter()
+                .filter(|t| !desired.contains(t))
+                .collect();
+            if !undesired.is_empty() {
+                let sessions = crate::observe::sessions(&self.config.roots.to_roots());
+                for t in undesired {
+                    if !sessions.iter().any(|s| s.target.as_ref() == Some(t)) {
+                        info!(target = %t, "target fully detached: no longer ours");
+                        self.store.release_target(t)?;
+                    }
                 }
             }
         }

@@ -18,4 +18,4 @@ pub use inspect::{
     parse_path_states, scan_open_blocks,
 };
 pub use procfs::{parse_mountinfo, parse_swaps};
-pub use sysfs::{Roots, snapshot};
+pub use sysfs::{Roots, Touched, refresh, sessions, snapshot};

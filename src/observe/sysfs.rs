@@ -12,12 +12,15 @@ mod devices;
 mod dm;
 mod fan_out;
 mod hosts;
+mod refresh;
 
 use std::path::PathBuf;
 
 use super::procfs;
 use super::tree::Tree;
 use crate::snapshot::{Problem, Snapshot};
+
+pub use refresh::{Touched, refresh};
 
 /// Where the kernel's trees are. Tests point these at a fake tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,17 @@ pub fn snapshot(roots: &Roots) -> Snapshot {
     snap.swaps = procfs::read_swaps(&proc, &mut snap.problems);
     procfs::resolve_swap_devs(&mut snap.swaps, &sys_tree, &dev, &snap.dm_devices);
     snap
+}
+
+/// The iSCSI sessions alone (hosts and sessions: a few directories, whatever the number of
+/// LUNs), for a caller that needs nothing else.
+pub fn sessions(roots: &Roots) -> Vec<crate::snapshot::IscsiSession> {
+    let sys_tree = Tree::new(&roots.sys);
+    let sys = sys_tree.scan();
+    let mut problems = Vec::new();
+    hosts::read_hosts(&sys, &mut problems)
+        .map(|h| hosts::read_sessions(&sys, &h, &mut problems))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

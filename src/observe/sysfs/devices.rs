@@ -29,7 +29,7 @@ pub(super) fn read_devices(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<
     devices
 }
 
-fn read_device(tree: &Scan<'_>, name: &str, hctl: Hctl) -> ScsiDevice {
+pub(super) fn read_device(tree: &Scan<'_>, name: &str, hctl: Hctl) -> ScsiDevice {
     let mut a = Attrs::new(tree, format!("class/scsi_device/{name}/device"));
     let vendor = a.required("vendor");
     let model = a.required("model");

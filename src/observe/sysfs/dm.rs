@@ -31,7 +31,7 @@ pub(super) fn read_dm(tree: &Scan<'_>, problems: &mut Vec<Problem>) -> Vec<DmDev
     devs.into_iter().map(|(_, d)| d).collect()
 }
 
-fn read_one(tree: &Scan<'_>, dir: &str, kernel_name: String) -> DmDevice {
+pub(super) fn read_one(tree: &Scan<'_>, dir: &str, kernel_name: String) -> DmDevice {
     let mut a = Attrs::new(tree, format!("{dir}/{kernel_name}"));
     let name = a.parsed::<DmName>("dm/name", true);
     let uuid = a.optional("dm/uuid").filter(|u| !u.is_empty());
