@@ -3,12 +3,13 @@
 //! the use signals that forbid removing one. Pure functions of the inputs;
 //! no IO.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{Attachment, DevT, Iqn, OnUnexpected, Portal, Wwid};
 use crate::observe::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
 
 use super::context::{ClaimState, Context, DeviceKey, PathState};
+use super::index::Index;
 use super::policy::Policy;
 
 /// What the desired state says about one path.
@@ -112,13 +113,13 @@ impl Lun<'_> {
 /// Why `target` is in scope, or `None` (exclusions win).
 pub(crate) fn target_scope(
     target: &Iqn,
-    desired: &[Attachment],
+    index: &Index<'_>,
     policy: &Policy,
     ctx: &Context,
 ) -> Option<String> {
     if policy.scope.excludes_target(target) {
         None
-    } else if desired.iter().any(|a| &a.target == target) {
+    } else if index.declares_target(target) {
         Some(format!("target {target} is declared"))
     } else if ctx.known_targets.contains(target) {
         Some(format!("target {target} was attached by lunguard"))
@@ -129,11 +130,15 @@ pub(crate) fn target_scope(
     }
 }
 
-fn path_scope(
+/// `target_scope` of each target met so far: the answer (and its text) is the same for every
+/// path on a target, and formatting it once a path was most of a large host's planning.
+type ScopeCache<'a> = HashMap<&'a Iqn, Option<String>>;
+
+fn path_scope<'a>(
     dev: &ScsiDevice,
-    session: Option<&IscsiSession>,
-    observed: &Snapshot,
-    desired: &[Attachment],
+    session: Option<&'a IscsiSession>,
+    index: &Index<'_>,
+    cache: &mut ScopeCache<'a>,
     policy: &Policy,
     ctx: &Context,
 ) -> Option<String> {
@@ -146,9 +151,13 @@ fn path_scope(
     }
     if dev.iscsi_session.is_some() {
         // Under an iSCSI session: scope is by target only.
-        return target_scope(session?.target.as_ref()?, desired, policy, ctx);
+        let target = session?.target.as_ref()?;
+        return cache
+            .entry(target)
+            .or_insert_with(|| target_scope(target, index, policy, ctx))
+            .clone();
     }
-    let host = observed.host(dev.hctl.host)?;
+    let host = index.host(dev.hctl.host)?;
     if host.transport == HostTransport::Iscsi {
         return None; // an iSCSI host device we cannot tie to a session
     }
@@ -164,17 +173,21 @@ fn intent(
     target: Option<&Iqn>,
     portal: Option<Portal>,
     desired: &[Attachment],
+    index: &Index<'_>,
 ) -> Intent {
     let Some(target) = target else {
         return Intent::Unwanted;
     };
-    let found = desired.iter().position(|a| {
-        &a.target == target
-            && a.lun == dev.hctl.lun
+    // The first attachment (file order) at this address whose portals include the path's.
+    let found = index
+        .attachments_at(target, dev.hctl.lun)
+        .iter()
+        .copied()
+        .find(|&i| {
             // A session whose portal could not be read matches any portal:
             // missing information must never make a device look unwanted.
-            && portal.is_none_or(|p| a.portals.contains(&p))
-    });
+            portal.is_none_or(|p| desired[i].portals.contains(&p))
+        });
     let Some(i) = found else {
         return Intent::Unwanted;
     };
@@ -192,6 +205,7 @@ fn intent(
 pub(crate) fn luns<'a>(
     desired: &[Attachment],
     observed: &'a Snapshot,
+    index: &Index<'a>,
     policy: &Policy,
     ctx: &Context,
 ) -> Vec<Lun<'a>> {
@@ -202,19 +216,18 @@ pub(crate) fn luns<'a>(
         Alone(crate::model::Hctl),
     }
     let mut groups: BTreeMap<Key<'a>, Lun<'a>> = BTreeMap::new();
+    let mut scopes = ScopeCache::new();
     for dev in &observed.devices {
-        let session = dev
-            .iscsi_session
-            .and_then(|id| observed.iscsi_sessions.iter().find(|s| s.id == id));
+        let session = dev.iscsi_session.and_then(|id| index.session(id));
         let target = session.and_then(|s| s.target.as_ref());
         let portal = session.and_then(IscsiSession::portal);
         let view = PathView {
             dev,
             target,
-            scope: path_scope(dev, session, observed, desired, policy, ctx),
-            intent: intent(dev, target, portal, desired),
+            scope: path_scope(dev, session, index, &mut scopes, policy, ctx),
+            intent: intent(dev, target, portal, desired, index),
         };
-        let map = view.block_name().and_then(|b| multipath_over(observed, b));
+        let map = view.block_name().and_then(|b| index.multipath_over(b));
         let key = match (map, &dev.wwid) {
             (Some(m), _) => Key::Map(m.kernel_name.as_str()),
             (None, Some(w)) => Key::Wwid(w),
@@ -266,14 +279,6 @@ fn lun_in_scope(lun: &Lun<'_>, ctx: &Context) -> bool {
                     .all(|s| lun.paths.iter().any(|p| p.block_name() == Some(s)))
         }
     }
-}
-
-/// The multipath map with `block` among its slaves.
-fn multipath_over<'a>(observed: &'a Snapshot, block: &str) -> Option<&'a DmDevice> {
-    observed
-        .dm_devices
-        .iter()
-        .find(|d| d.kind == DmKind::Multipath && d.slaves.iter().any(|s| s == block))
 }
 
 /// What the use signals say about a removal: `used` lists every signal of use; `unknown` every
@@ -459,16 +464,15 @@ fn dm_uses(p: &DmDevice, observed: &Snapshot, ctx: &Context, why: &mut Vec<Strin
 pub(crate) fn overrides(
     targets: &[&Iqn],
     desired: &[Attachment],
+    index: &Index<'_>,
     policy: &Policy,
 ) -> (OnUnexpected, bool) {
-    let on = desired.iter().filter(|a| targets.contains(&&a.target));
+    let (on, force) = index.first_overrides(targets);
     let on_unexpected = on
-        .clone()
-        .find_map(|a| a.policy.on_unexpected)
+        .and_then(|i| desired.get(i)?.policy.on_unexpected)
         .unwrap_or(policy.on_unexpected);
-    let force = on
-        .clone()
-        .find_map(|a| a.policy.force)
+    let force = force
+        .and_then(|i| desired.get(i)?.policy.force)
         .unwrap_or(policy.force);
     (on_unexpected, force)
 }

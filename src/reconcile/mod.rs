@@ -11,9 +11,11 @@ mod attach;
 mod classify;
 mod context;
 mod finding;
+mod index;
 mod plan;
 mod policy;
 mod remove;
+mod seen;
 mod sessions;
 
 pub use action::{Action, GroupId, MapRef, OnFailure, PathRef, Step};

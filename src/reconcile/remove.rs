@@ -11,6 +11,7 @@ use super::action::{Action, MapRef, OnFailure, PathRef};
 use super::classify::{self, Intent, Lun, PathView};
 use super::context::{Context, PathState};
 use super::finding::{Finding, FindingKind, Subject};
+use super::index::Index;
 use super::policy::Policy;
 
 /// A removal that passed every check; the planner emits it unless the blast
@@ -33,6 +34,8 @@ pub(crate) struct Env<'a> {
     pub observed: &'a Snapshot,
     pub policy: &'a Policy,
     pub ctx: &'a Context,
+    /// Lookups over `desired` and `observed`, built once a plan.
+    pub index: &'a Index<'a>,
 }
 
 fn subject(p: &PathView<'_>) -> Subject {
@@ -68,12 +71,12 @@ pub(crate) fn unwanted(
     }
     let targets = lun.targets();
     let intent_removed = !targets.is_empty()
-        && targets.iter().all(|t| {
-            env.ctx.known_targets.contains(*t) && !env.desired.iter().any(|a| &a.target == *t)
-        });
+        && targets
+            .iter()
+            .all(|t| env.ctx.known_targets.contains(*t) && !env.index.declares_target(t));
     let dead = !partial && lun.map_is_dead(env.ctx);
     let why = reason(env, lun, &paths, intent_removed, dead);
-    let (on_unexpected, force) = classify::overrides(&targets, env.desired, env.policy);
+    let (on_unexpected, force) = classify::overrides(&targets, env.desired, env.index, env.policy);
     for p in &paths {
         if let Intent::WrongWwid {
             expected, found, ..
