@@ -12,13 +12,12 @@ use super::context::PathState;
 use super::finding::{Finding, FindingKind, Subject};
 use super::index::Index;
 
-/// The actions one attachment needs and its findings.
+/// The actions one attachment needs (its findings go straight into the plan's).
 #[derive(Debug, Default)]
 pub(crate) struct AttachPlan {
     pub logins: Vec<Action>,
     pub scans: Vec<Action>,
     pub multipath: Vec<Action>,
-    pub findings: Vec<Finding>,
 }
 
 /// Channel and target id to scan on a session's host: those of a device
@@ -43,11 +42,12 @@ pub(crate) fn attachment(
     att: &Attachment,
     excluded: bool,
     path_states: &BTreeMap<String, PathState>,
+    findings: &mut Vec<Finding>,
 ) -> AttachPlan {
     let mut out = AttachPlan::default();
     let me = Some(att.name.clone());
     if excluded {
-        out.findings.push(Finding {
+        findings.push(Finding {
             subject: Subject::Attachment {
                 name: att.name.clone(),
             },
@@ -135,7 +135,7 @@ pub(crate) fn attachment(
             }
             _ => FindingKind::Converged,
         };
-        out.findings.push(Finding {
+        findings.push(Finding {
             subject: Subject::Path { hctl: dev.hctl },
             attachment: me.clone(),
             kind,
@@ -143,7 +143,14 @@ pub(crate) fn attachment(
         good.push(dev);
     }
     if att.multipath {
-        multipath(index, att, &good, &mut out, &mut missing, &mut degraded);
+        multipath(
+            index,
+            att,
+            &good,
+            (&mut out, findings),
+            &mut missing,
+            &mut degraded,
+        );
     }
     if present > 0 && unusable.len() == present {
         degraded.insert(
@@ -167,7 +174,7 @@ pub(crate) fn attachment(
     } else {
         FindingKind::Converged
     };
-    out.findings.push(Finding {
+    findings.push(Finding {
         subject: Subject::Attachment {
             name: att.name.clone(),
         },
@@ -181,21 +188,20 @@ fn multipath(
     index: &Index<'_>,
     att: &Attachment,
     good: &[&ScsiDevice],
-    out: &mut AttachPlan,
+    (out, findings): (&mut AttachPlan, &mut Vec<Finding>),
     missing: &mut Vec<String>,
     degraded: &mut Vec<String>,
 ) {
-    let blocks: Vec<&str> = good
+    let blocks = good
         .iter()
-        .filter_map(|d| d.block.as_ref().map(|b| b.name.as_str()))
-        .collect();
-    match index.multipath_over_any(&blocks) {
+        .filter_map(|d| d.block.as_ref().map(|b| b.name.as_str()));
+    match index.multipath_over_any(blocks) {
         Some(m) => {
             if m.suspended == Some(true) {
                 degraded.push(format!("map {} is suspended", m.kernel_name));
             }
             if let Some(name) = &m.name {
-                out.findings.push(Finding {
+                findings.push(Finding {
                     subject: Subject::Map { name: name.clone() },
                     attachment: Some(att.name.clone()),
                     kind: FindingKind::Converged,

@@ -3,13 +3,14 @@
 //! the use signals that forbid removing one. Pure functions of the inputs;
 //! no IO.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::model::{Attachment, DevT, Iqn, OnUnexpected, Portal, Wwid};
 use crate::observe::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
 
 use super::context::{ClaimState, Context, DeviceKey, PathState};
-use super::index::Index;
+use super::index::{FxMap, Index};
 use super::policy::Policy;
 
 /// What the desired state says about one path.
@@ -35,8 +36,8 @@ pub(crate) enum Intent {
 pub(crate) struct PathView<'a> {
     pub dev: &'a ScsiDevice,
     pub target: Option<&'a Iqn>,
-    /// `Some(why)` when in scope.
-    pub scope: Option<String>,
+    /// `Some(why)` when in scope (shared by every path of a target: one allocation a target).
+    pub scope: Option<Rc<str>>,
     pub intent: Intent,
 }
 
@@ -132,7 +133,7 @@ pub(crate) fn target_scope(
 
 /// `target_scope` of each target met so far: the answer (and its text) is the same for every
 /// path on a target, and formatting it once a path was most of a large host's planning.
-type ScopeCache<'a> = HashMap<&'a Iqn, Option<String>>;
+type ScopeCache<'a> = FxMap<&'a Iqn, Option<Rc<str>>>;
 
 fn path_scope<'a>(
     dev: &ScsiDevice,
@@ -141,7 +142,7 @@ fn path_scope<'a>(
     cache: &mut ScopeCache<'a>,
     policy: &Policy,
     ctx: &Context,
-) -> Option<String> {
+) -> Option<Rc<str>> {
     if dev
         .wwid
         .as_ref()
@@ -154,7 +155,7 @@ fn path_scope<'a>(
         let target = session?.target.as_ref()?;
         return cache
             .entry(target)
-            .or_insert_with(|| target_scope(target, index, policy, ctx))
+            .or_insert_with(|| target_scope(target, index, policy, ctx).map(Rc::from))
             .clone();
     }
     let host = index.host(dev.hctl.host)?;
@@ -165,7 +166,7 @@ fn path_scope<'a>(
     policy
         .scope
         .includes_proc_name(proc_name)
-        .then(|| format!("host{} ({proc_name}) is in scope", dev.hctl.host))
+        .then(|| Rc::from(format!("host{} ({proc_name}) is in scope", dev.hctl.host)))
 }
 
 fn intent(
@@ -209,14 +210,23 @@ pub(crate) fn luns<'a>(
     policy: &Policy,
     ctx: &Context,
 ) -> Vec<Lun<'a>> {
-    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     enum Key<'k> {
         Map(&'k str),
         Wwid(&'k Wwid),
         Alone(crate::model::Hctl),
     }
-    let mut groups: BTreeMap<Key<'a>, Lun<'a>> = BTreeMap::new();
-    let mut scopes = ScopeCache::new();
+    // A LUN is found by its map's group (a position, no string comparison a path) or, without a
+    // map, by its key; the LUNs are put in key order at the end.
+    let mut by_map: Vec<Option<usize>> = vec![None; observed.dm_devices.len()];
+    let mut by_key: BTreeMap<Key<'a>, usize> = BTreeMap::new();
+    let mut groups: Vec<(Key<'a>, Lun<'a>)> = Vec::new();
+    let new_lun = |map| Lun {
+        paths: Vec::new(),
+        map,
+        in_scope: true,
+    };
+    let mut scopes = ScopeCache::default();
     for dev in &observed.devices {
         let session = dev.iscsi_session.and_then(|id| index.session(id));
         let target = session.and_then(|s| s.target.as_ref());
@@ -227,34 +237,35 @@ pub(crate) fn luns<'a>(
             scope: path_scope(dev, session, index, &mut scopes, policy, ctx),
             intent: intent(dev, target, portal, desired, index),
         };
-        let map = view.block_name().and_then(|b| index.multipath_over(b));
-        let key = match (map, &dev.wwid) {
-            (Some(m), _) => Key::Map(m.kernel_name.as_str()),
-            (None, Some(w)) => Key::Wwid(w),
-            (None, None) => Key::Alone(dev.hctl),
+        let slot = match (
+            view.block_name().and_then(|b| index.multipath_over(b)),
+            &dev.wwid,
+        ) {
+            (Some((m, g)), _) => *by_map[g].get_or_insert_with(|| {
+                groups.push((Key::Map(m.kernel_name.as_str()), new_lun(Some(m))));
+                groups.len() - 1
+            }),
+            (None, w) => {
+                let key = w.as_ref().map_or(Key::Alone(dev.hctl), Key::Wwid);
+                *by_key.entry(key).or_insert_with(|| {
+                    groups.push((key, new_lun(None)));
+                    groups.len() - 1
+                })
+            }
         };
-        groups
-            .entry(key)
-            .or_insert_with(|| Lun {
-                paths: Vec::new(),
-                map,
-                in_scope: true,
-            })
-            .paths
-            .push(view);
+        groups[slot].1.paths.push(view);
     }
-    for m in observed
-        .dm_devices
-        .iter()
-        .filter(|m| m.kind == DmKind::Multipath)
-    {
-        groups.entry(Key::Map(&m.kernel_name)).or_insert(Lun {
-            paths: Vec::new(),
-            map: Some(m),
-            in_scope: true,
-        });
+    for (i, m) in observed.dm_devices.iter().enumerate() {
+        if m.kind == DmKind::Multipath {
+            by_map[index.group_of(i)].get_or_insert_with(|| {
+                groups.push((Key::Map(&m.kernel_name), new_lun(Some(m))));
+                groups.len() - 1
+            });
+        }
     }
-    let mut out: Vec<Lun<'a>> = groups.into_values().collect();
+    // Keys are distinct (one LUN a map name, WWID or lone address).
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<Lun<'a>> = groups.into_iter().map(|(_, lun)| lun).collect();
     for lun in &mut out {
         lun.in_scope = lun_in_scope(lun, ctx);
     }

@@ -7,39 +7,102 @@
 //! ever looked up, never iterated, so their order never reaches a plan. Pure; no IO.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Attachment, Iqn, Portal};
 use crate::observe::{DmDevice, DmKind, IscsiSession, ScsiDevice, ScsiHost, Snapshot};
+
+/// FxHash's multiply-and-rotate (rustc's own table hasher). The keys here are numbers and names
+/// the kernel assigns (session ids, block and dm names) and names from the root-owned state files
+/// (targets, portals); LUN numbers are the only part a storage target chooses. std's SipHash
+/// resists hash flooding by a remote party, which these keys do not need, and cost about a
+/// tenth of planning a large host.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A hash map with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// Lookups over one `(desired, observed)` pair.
 #[derive(Debug, Default)]
 pub(crate) struct Index<'a> {
     observed_dm: &'a [DmDevice],
+    /// For each multipath map (by position), the position of the first multipath map with its
+    /// kernel name (itself, unless a name repeats): maps are grouped by name.
+    dm_group: Vec<usize>,
     /// First session with each id.
-    session_by_id: HashMap<u32, &'a IscsiSession>,
+    session_by_id: FxMap<u32, &'a IscsiSession>,
     /// First session with each (target, portal of its first connection that has one).
-    session_at: HashMap<(&'a Iqn, Portal), &'a IscsiSession>,
+    session_at: FxMap<(&'a Iqn, Portal), &'a IscsiSession>,
     /// Ids of the sessions with each (target, portal, iface), in snapshot order.
-    sessions_by_node: HashMap<(&'a Iqn, Portal, &'a str), Vec<u32>>,
+    sessions_by_node: FxMap<(&'a Iqn, Portal, &'a str), Vec<u32>>,
     /// First host with each number.
-    host: HashMap<u32, &'a ScsiHost>,
+    host: FxMap<u32, &'a ScsiHost>,
     /// The devices under each session, in snapshot order.
-    devices_of_session: HashMap<u32, Vec<&'a ScsiDevice>>,
+    devices_of_session: FxMap<u32, Vec<&'a ScsiDevice>>,
     /// First device under each (session, LUN number).
-    device_at: HashMap<(u32, u64), &'a ScsiDevice>,
+    device_at: FxMap<(u32, u64), &'a ScsiDevice>,
     /// Position in `observed.dm_devices` of the first multipath map with each block device among
     /// its slaves.
-    multipath_over: HashMap<&'a str, usize>,
+    multipath_over: FxMap<&'a str, usize>,
     /// Targets some attachment names.
-    declared_targets: HashSet<&'a Iqn>,
+    declared_targets: FxSet<&'a Iqn>,
     /// (target, portal) pairs some attachment names.
-    declared_portals: HashSet<(&'a Iqn, Portal)>,
+    declared_portals: FxSet<(&'a Iqn, Portal)>,
     /// Attachments at each target and LUN, their positions in file order. Nested rather than
     /// keyed by the pair so a lookup can borrow the answer with any target reference.
-    attachments_at: HashMap<&'a Iqn, HashMap<u64, Vec<usize>>>,
+    attachments_at: FxMap<&'a Iqn, FxMap<u64, Vec<usize>>>,
     /// Per target, the position of the first attachment overriding `on_unexpected` and of the
     /// first overriding `force`.
-    overrides: HashMap<&'a Iqn, (Option<usize>, Option<usize>)>,
+    overrides: FxMap<&'a Iqn, (Option<usize>, Option<usize>)>,
 }
 
 impl<'a> Index<'a> {
@@ -67,11 +130,14 @@ impl<'a> Index<'a> {
                 ix.device_at.entry((sid, d.hctl.lun)).or_insert(d);
             }
         }
+        let mut first_named: FxMap<&str, usize> = FxMap::default();
+        ix.dm_group = (0..observed.dm_devices.len()).collect();
         for (i, m) in observed.dm_devices.iter().enumerate() {
             if m.kind == DmKind::Multipath {
                 for s in &m.slaves {
                     ix.multipath_over.entry(s.as_str()).or_insert(i);
                 }
+                ix.dm_group[i] = *first_named.entry(m.kernel_name.as_str()).or_insert(i);
             }
         }
         for (i, a) in desired.iter().enumerate() {
@@ -128,17 +194,26 @@ impl<'a> Index<'a> {
         self.device_at.get(&(sid, lun)).copied()
     }
 
-    /// The multipath map with `block` among its slaves.
-    pub(crate) fn multipath_over(&self, block: &str) -> Option<&'a DmDevice> {
-        self.multipath_over
-            .get(block)
-            .and_then(|&i| self.observed_dm.get(i))
+    /// The multipath map with `block` among its slaves, and its group: the position of the first
+    /// multipath map with its kernel name.
+    pub(crate) fn multipath_over(&self, block: &str) -> Option<(&'a DmDevice, usize)> {
+        let i = *self.multipath_over.get(block)?;
+        Some((self.observed_dm.get(i)?, self.group_of(i)))
+    }
+
+    /// The group of the dm device at position `i`: the position of the first multipath map with
+    /// its kernel name (itself for any other device).
+    pub(crate) fn group_of(&self, i: usize) -> usize {
+        self.dm_group.get(i).copied().unwrap_or(i)
     }
 
     /// The first multipath map (in snapshot order) with any of `blocks` among its slaves.
-    pub(crate) fn multipath_over_any(&self, blocks: &[&str]) -> Option<&'a DmDevice> {
+    pub(crate) fn multipath_over_any<'b>(
+        &self,
+        blocks: impl IntoIterator<Item = &'b str>,
+    ) -> Option<&'a DmDevice> {
         blocks
-            .iter()
+            .into_iter()
             .filter_map(|b| self.multipath_over.get(b).copied())
             .min()
             .and_then(|i| self.observed_dm.get(i))

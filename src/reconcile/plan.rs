@@ -191,12 +191,11 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
 
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
-        let p = attach::attachment(&index, att, excluded, &ctx.path_states);
+        let p = attach::attachment(&index, att, excluded, &ctx.path_states, &mut findings);
         let why = |a: Action| (a, format!("declared by {}", att.name));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
         maps.extend(p.multipath.into_iter().map(why));
-        findings.extend(p.findings);
     }
     // Two attachments on one target and portal need one login: the first one's is kept.
     let mut planned: HashSet<AttachKey> = HashSet::new();

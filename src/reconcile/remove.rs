@@ -249,8 +249,8 @@ fn reason(
     }
     let scope = paths
         .first()
-        .and_then(|p| p.scope.clone())
-        .unwrap_or_else(|| "map first seen in scope".into());
+        .and_then(|p| p.scope.as_deref())
+        .unwrap_or("map first seen in scope");
     if dead {
         format!("unwanted, in scope ({scope}), all paths failed or gone, no intent")
     } else {
