@@ -5,40 +5,27 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Attachment, Hctl, ScsiDeviceState, Wwid};
-use crate::snapshot::{DmKind, IscsiSession, ScsiDevice, Snapshot};
+use crate::snapshot::ScsiDevice;
 
-use crate::plan::Action;
-use crate::plan::{Finding, FindingKind, Subject};
+use super::index::Index;
+use crate::plan::{Action, Finding, FindingKind, Subject};
 use crate::snapshot::PathState;
 
-/// The actions one attachment needs and its findings.
+/// The actions one attachment needs (its findings go straight into the plan's).
 #[derive(Debug, Default)]
 pub(crate) struct AttachPlan {
     pub logins: Vec<Action>,
     pub scans: Vec<Action>,
     pub multipath: Vec<Action>,
-    pub findings: Vec<Finding>,
-}
-
-fn session_for<'a>(
-    observed: &'a Snapshot,
-    att: &Attachment,
-    portal: &crate::model::Portal,
-) -> Option<&'a IscsiSession> {
-    observed
-        .iscsi_sessions
-        .iter()
-        .find(|s| s.target.as_ref() == Some(&att.target) && s.portal().as_ref() == Some(portal))
 }
 
 /// Channel and target id to scan on a session's host: those of a device
 /// already on the session, else 0:0 (iscsi_tcp gives each session its own
 /// host with one target, id 0).
-fn channel_target(observed: &Snapshot, sid: u32) -> (u32, u32) {
-    observed
-        .devices
-        .iter()
-        .find(|d| d.iscsi_session == Some(sid))
+fn channel_target(index: &Index<'_>, sid: u32) -> (u32, u32) {
+    index
+        .devices_of_session(sid)
+        .first()
         .map_or((0, 0), |d| (d.hctl.channel, d.hctl.target))
 }
 
@@ -50,15 +37,16 @@ fn channel_target(observed: &Snapshot, sid: u32) -> (u32, u32) {
 /// declared address: a remap), `Missing`, `Degraded` (a path offline or
 /// failed; "no usable path" when that is every path), `Converged`.
 pub(crate) fn attachment(
-    observed: &Snapshot,
+    index: &Index<'_>,
     att: &Attachment,
     excluded: bool,
     path_states: &BTreeMap<String, PathState>,
+    findings: &mut Vec<Finding>,
 ) -> AttachPlan {
     let mut out = AttachPlan::default();
     let me = Some(att.name.clone());
     if excluded {
-        out.findings.push(Finding {
+        findings.push(Finding {
             subject: Subject::Attachment {
                 name: att.name.clone(),
             },
@@ -77,7 +65,7 @@ pub(crate) fn attachment(
     let mut present = 0usize;
     let mut unusable: Vec<String> = Vec::new();
     for portal in &att.portals {
-        let Some(s) = session_for(observed, att, portal) else {
+        let Some(s) = index.session_at(&att.target, *portal) else {
             missing.push(format!("session to {portal}"));
             out.logins.push(Action::Login {
                 target: att.target.clone(),
@@ -97,13 +85,9 @@ pub(crate) fn attachment(
             degraded.push(format!("session{} has no SCSI host", s.id));
             continue;
         };
-        let dev = observed
-            .devices
-            .iter()
-            .find(|d| d.iscsi_session == Some(s.id) && d.hctl.lun == att.lun);
-        let Some(dev) = dev else {
+        let Some(dev) = index.device_at(s.id, att.lun) else {
             missing.push(format!("LUN {} on host{host}", att.lun));
-            let (channel, target_id) = channel_target(observed, s.id);
+            let (channel, target_id) = channel_target(index, s.id);
             out.scans.push(Action::ScanLun {
                 target: att.target.clone(),
                 hctl: Hctl::new(host, channel, target_id, att.lun),
@@ -126,16 +110,19 @@ pub(crate) fn attachment(
         present += 1;
         let block = dev.block.as_ref().map(|b| b.name.as_str());
         let failed = block.is_some_and(|b| path_states.get(b) == Some(&PathState::Failed));
-        let label = block.map_or_else(|| dev.hctl.to_string(), |b| format!("{} ({b})", dev.hctl));
+        // Formatted only for a degraded path (most paths are converged).
+        let label =
+            || block.map_or_else(|| dev.hctl.to_string(), |b| format!("{} ({b})", dev.hctl));
         let kind = match &dev.state {
             Some(st) if *st != ScsiDeviceState::Running => {
                 degraded.push(format!("{} is {st}", dev.hctl));
-                unusable.push(format!("{label} {st}"));
+                unusable.push(format!("{} {st}", label()));
                 FindingKind::Degraded {
                     why: format!("device state is {st}"),
                 }
             }
             _ if failed => {
+                let label = label();
                 degraded.push(format!("{label} failed in multipathd"));
                 unusable.push(format!("{label} failed"));
                 FindingKind::Degraded {
@@ -144,7 +131,7 @@ pub(crate) fn attachment(
             }
             _ => FindingKind::Converged,
         };
-        out.findings.push(Finding {
+        findings.push(Finding {
             subject: Subject::Path { hctl: dev.hctl },
             attachment: me.clone(),
             kind,
@@ -152,7 +139,14 @@ pub(crate) fn attachment(
         good.push(dev);
     }
     if att.multipath {
-        multipath(observed, att, &good, &mut out, &mut missing, &mut degraded);
+        multipath(
+            index,
+            att,
+            &good,
+            (&mut out, findings),
+            &mut missing,
+            &mut degraded,
+        );
     }
     if present > 0 && unusable.len() == present {
         degraded.insert(
@@ -176,7 +170,7 @@ pub(crate) fn attachment(
     } else {
         FindingKind::Converged
     };
-    out.findings.push(Finding {
+    findings.push(Finding {
         subject: Subject::Attachment {
             name: att.name.clone(),
         },
@@ -187,27 +181,23 @@ pub(crate) fn attachment(
 }
 
 fn multipath(
-    observed: &Snapshot,
+    index: &Index<'_>,
     att: &Attachment,
     good: &[&ScsiDevice],
-    out: &mut AttachPlan,
+    (out, findings): (&mut AttachPlan, &mut Vec<Finding>),
     missing: &mut Vec<String>,
     degraded: &mut Vec<String>,
 ) {
-    let blocks: Vec<&str> = good
+    let blocks = good
         .iter()
-        .filter_map(|d| d.block.as_ref().map(|b| b.name.as_str()))
-        .collect();
-    let map = observed.dm_devices.iter().find(|m| {
-        m.kind == DmKind::Multipath && m.slaves.iter().any(|s| blocks.contains(&s.as_str()))
-    });
-    match map {
+        .filter_map(|d| d.block.as_ref().map(|b| b.name.as_str()));
+    match index.multipath_over_any(blocks) {
         Some(m) => {
             if m.suspended == Some(true) {
                 degraded.push(format!("map {} is suspended", m.kernel_name));
             }
             if let Some(name) = &m.name {
-                out.findings.push(Finding {
+                findings.push(Finding {
                     subject: Subject::Map { name: name.clone() },
                     attachment: Some(att.name.clone()),
                     kind: FindingKind::Converged,

@@ -4,11 +4,13 @@
 //! no IO.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::model::{Attachment, DevT, Iqn, OnUnexpected, Portal, Wwid};
 use crate::snapshot::{DmDevice, DmKind, HostTransport, IscsiSession, ScsiDevice, Snapshot};
 
 use super::context::Context;
+use super::index::{FxMap, Index};
 use super::policy::Policy;
 use crate::model::DeviceKey;
 use crate::snapshot::{ClaimState, PathState};
@@ -36,8 +38,8 @@ pub(crate) enum Intent {
 pub(crate) struct PathView<'a> {
     pub dev: &'a ScsiDevice,
     pub target: Option<&'a Iqn>,
-    /// `Some(why)` when in scope.
-    pub scope: Option<String>,
+    /// `Some(why)` when in scope (shared by every path of a target: one allocation a target).
+    pub scope: Option<Rc<str>>,
     pub intent: Intent,
 }
 
@@ -114,13 +116,13 @@ impl Lun<'_> {
 /// Why `target` is in scope, or `None` (exclusions win).
 pub(crate) fn target_scope(
     target: &Iqn,
-    desired: &[Attachment],
+    index: &Index<'_>,
     policy: &Policy,
     ctx: &Context,
 ) -> Option<String> {
     if policy.scope.excludes_target(target) {
         None
-    } else if desired.iter().any(|a| &a.target == target) {
+    } else if index.declares_target(target) {
         Some(format!("target {target} is declared"))
     } else if ctx.known_targets.contains(target) {
         Some(format!("target {target} was attached by lunguard"))
@@ -131,14 +133,18 @@ pub(crate) fn target_scope(
     }
 }
 
-fn path_scope(
+/// `target_scope` of each target met so far: the answer (and its text) is the same for every
+/// path on a target, and formatting it once a path was most of a large host's planning.
+type ScopeCache<'a> = FxMap<&'a Iqn, Option<Rc<str>>>;
+
+fn path_scope<'a>(
     dev: &ScsiDevice,
-    session: Option<&IscsiSession>,
-    observed: &Snapshot,
-    desired: &[Attachment],
+    session: Option<&'a IscsiSession>,
+    index: &Index<'_>,
+    cache: &mut ScopeCache<'a>,
     policy: &Policy,
     ctx: &Context,
-) -> Option<String> {
+) -> Option<Rc<str>> {
     if dev
         .wwid
         .as_ref()
@@ -148,9 +154,13 @@ fn path_scope(
     }
     if dev.iscsi_session.is_some() {
         // Under an iSCSI session: scope is by target only.
-        return target_scope(session?.target.as_ref()?, desired, policy, ctx);
+        let target = session?.target.as_ref()?;
+        return cache
+            .entry(target)
+            .or_insert_with(|| target_scope(target, index, policy, ctx).map(Rc::from))
+            .clone();
     }
-    let host = observed.host(dev.hctl.host)?;
+    let host = index.host(dev.hctl.host)?;
     if host.transport == HostTransport::Iscsi {
         return None; // an iSCSI host device we cannot tie to a session
     }
@@ -158,7 +168,7 @@ fn path_scope(
     policy
         .scope
         .includes_proc_name(proc_name)
-        .then(|| format!("host{} ({proc_name}) is in scope", dev.hctl.host))
+        .then(|| Rc::from(format!("host{} ({proc_name}) is in scope", dev.hctl.host)))
 }
 
 fn intent(
@@ -166,17 +176,21 @@ fn intent(
     target: Option<&Iqn>,
     portal: Option<Portal>,
     desired: &[Attachment],
+    index: &Index<'_>,
 ) -> Intent {
     let Some(target) = target else {
         return Intent::Unwanted;
     };
-    let found = desired.iter().position(|a| {
-        &a.target == target
-            && a.lun == dev.hctl.lun
+    // The first attachment (file order) at this address whose portals include the path's.
+    let found = index
+        .attachments_at(target, dev.hctl.lun)
+        .iter()
+        .copied()
+        .find(|&i| {
             // A session whose portal could not be read matches any portal:
             // missing information must never make a device look unwanted.
-            && portal.is_none_or(|p| a.portals.contains(&p))
-    });
+            portal.is_none_or(|p| desired[i].portals.contains(&p))
+        });
     let Some(i) = found else {
         return Intent::Unwanted;
     };
@@ -194,56 +208,66 @@ fn intent(
 pub(crate) fn luns<'a>(
     desired: &[Attachment],
     observed: &'a Snapshot,
+    index: &Index<'a>,
     policy: &Policy,
     ctx: &Context,
 ) -> Vec<Lun<'a>> {
-    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     enum Key<'k> {
         Map(&'k str),
         Wwid(&'k Wwid),
         Alone(crate::model::Hctl),
     }
-    let mut groups: BTreeMap<Key<'a>, Lun<'a>> = BTreeMap::new();
+    // A LUN is found by its map's group (a position, no string comparison a path) or, without a
+    // map, by its key; the LUNs are put in key order at the end.
+    let mut by_map: Vec<Option<usize>> = vec![None; observed.dm_devices.len()];
+    let mut by_key: BTreeMap<Key<'a>, usize> = BTreeMap::new();
+    let mut groups: Vec<(Key<'a>, Lun<'a>)> = Vec::new();
+    let new_lun = |map| Lun {
+        paths: Vec::new(),
+        map,
+        in_scope: true,
+    };
+    let mut scopes = ScopeCache::default();
     for dev in &observed.devices {
-        let session = dev
-            .iscsi_session
-            .and_then(|id| observed.iscsi_sessions.iter().find(|s| s.id == id));
+        let session = dev.iscsi_session.and_then(|id| index.session(id));
         let target = session.and_then(|s| s.target.as_ref());
         let portal = session.and_then(IscsiSession::portal);
         let view = PathView {
             dev,
             target,
-            scope: path_scope(dev, session, observed, desired, policy, ctx),
-            intent: intent(dev, target, portal, desired),
+            scope: path_scope(dev, session, index, &mut scopes, policy, ctx),
+            intent: intent(dev, target, portal, desired, index),
         };
-        let map = view.block_name().and_then(|b| multipath_over(observed, b));
-        let key = match (map, &dev.wwid) {
-            (Some(m), _) => Key::Map(m.kernel_name.as_str()),
-            (None, Some(w)) => Key::Wwid(w),
-            (None, None) => Key::Alone(dev.hctl),
+        let slot = match (
+            view.block_name().and_then(|b| index.multipath_over(b)),
+            &dev.wwid,
+        ) {
+            (Some((m, g)), _) => *by_map[g].get_or_insert_with(|| {
+                groups.push((Key::Map(m.kernel_name.as_str()), new_lun(Some(m))));
+                groups.len() - 1
+            }),
+            (None, w) => {
+                let key = w.as_ref().map_or(Key::Alone(dev.hctl), Key::Wwid);
+                *by_key.entry(key).or_insert_with(|| {
+                    groups.push((key, new_lun(None)));
+                    groups.len() - 1
+                })
+            }
         };
-        groups
-            .entry(key)
-            .or_insert_with(|| Lun {
-                paths: Vec::new(),
-                map,
-                in_scope: true,
-            })
-            .paths
-            .push(view);
+        groups[slot].1.paths.push(view);
     }
-    for m in observed
-        .dm_devices
-        .iter()
-        .filter(|m| m.kind == DmKind::Multipath)
-    {
-        groups.entry(Key::Map(&m.kernel_name)).or_insert(Lun {
-            paths: Vec::new(),
-            map: Some(m),
-            in_scope: true,
-        });
+    for (i, m) in observed.dm_devices.iter().enumerate() {
+        if m.kind == DmKind::Multipath {
+            by_map[index.group_of(i)].get_or_insert_with(|| {
+                groups.push((Key::Map(&m.kernel_name), new_lun(Some(m))));
+                groups.len() - 1
+            });
+        }
     }
-    let mut out: Vec<Lun<'a>> = groups.into_values().collect();
+    // Keys are distinct (one LUN a map name, WWID or lone address).
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<Lun<'a>> = groups.into_iter().map(|(_, lun)| lun).collect();
     for lun in &mut out {
         lun.in_scope = lun_in_scope(lun, ctx);
     }
@@ -268,14 +292,6 @@ fn lun_in_scope(lun: &Lun<'_>, ctx: &Context) -> bool {
                     .all(|s| lun.paths.iter().any(|p| p.block_name() == Some(s)))
         }
     }
-}
-
-/// The multipath map with `block` among its slaves.
-fn multipath_over<'a>(observed: &'a Snapshot, block: &str) -> Option<&'a DmDevice> {
-    observed
-        .dm_devices
-        .iter()
-        .find(|d| d.kind == DmKind::Multipath && d.slaves.iter().any(|s| s == block))
 }
 
 /// What the use signals say about a removal: `used` lists every signal of use; `unknown` every
@@ -461,16 +477,15 @@ fn dm_uses(p: &DmDevice, observed: &Snapshot, ctx: &Context, why: &mut Vec<Strin
 pub(crate) fn overrides(
     targets: &[&Iqn],
     desired: &[Attachment],
+    index: &Index<'_>,
     policy: &Policy,
 ) -> (OnUnexpected, bool) {
-    let on = desired.iter().filter(|a| targets.contains(&&a.target));
+    let (on, force) = index.first_overrides(targets);
     let on_unexpected = on
-        .clone()
-        .find_map(|a| a.policy.on_unexpected)
+        .and_then(|i| desired.get(i)?.policy.on_unexpected)
         .unwrap_or(policy.on_unexpected);
-    let force = on
-        .clone()
-        .find_map(|a| a.policy.force)
+    let force = force
+        .and_then(|i| desired.get(i)?.policy.force)
         .unwrap_or(policy.force);
     (on_unexpected, force)
 }

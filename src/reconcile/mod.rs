@@ -9,9 +9,11 @@
 mod attach;
 mod classify;
 mod context;
+mod index;
 mod plan;
 mod policy;
 mod remove;
+mod seen;
 mod sessions;
 
 pub use context::Context;

@@ -7,17 +7,18 @@
 //! and multipath maps. Removing first means a LUN at a declared address
 //! with the wrong WWID is gone before anything could scan its address again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::model::{Attachment, Hctl, Iqn};
+use crate::model::{Attachment, Hctl, Iqn, Portal, Wwid};
 use crate::snapshot::Snapshot;
 
 use super::attach;
 use super::context::Context;
+use super::index::Index;
 use super::policy::Policy;
 use super::remove::{self, Candidate, Env};
+use super::seen::KeyRef;
 use super::sessions;
-use crate::model::DeviceKey;
 use crate::plan::Plan;
 use crate::plan::{Action, GroupId, OnFailure, Step};
 use crate::plan::{Finding, FindingKind, Subject};
@@ -55,15 +56,17 @@ impl Builder {
 
 /// Plans one reconcile pass. See docs/planner.md for the rules.
 pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &Context) -> Plan {
+    let index = Index::new(desired, observed);
     let env = Env {
         desired,
         observed,
         policy,
         ctx,
+        index: &index,
     };
     let mut findings = Vec::new();
-    let mut seen: BTreeSet<DeviceKey> = BTreeSet::new();
-    let luns = super::classify::luns(desired, observed, policy, ctx);
+    let mut seen: Vec<KeyRef<'_>> = Vec::new();
+    let luns = super::classify::luns(desired, observed, &index, policy, ctx);
 
     let mut b = Builder::default();
     // Identities a unit attention put in doubt are re-read first where identity decides
@@ -93,14 +96,18 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
         );
     }
 
+    let rescanned: BTreeSet<Hctl> = rescans
+        .iter()
+        .filter_map(|a| match a {
+            Action::RescanDevice { hctl, .. } => Some(*hctl),
+            _ => None,
+        })
+        .collect();
     let mut candidates: Vec<Candidate> = Vec::new();
     for lun in luns.iter().filter(|l| l.in_scope) {
-        seen.extend(lun.keys());
+        seen.extend(super::seen::of_lun(lun));
         // A LUN at a declared address being re-read waits for its fresh identity.
-        if rescans.iter().any(|a| {
-            matches!(a, Action::RescanDevice { hctl, .. }
-                if lun.paths.iter().any(|p| p.dev.hctl == *hctl))
-        }) {
+        if lun.paths.iter().any(|p| rescanned.contains(&p.dev.hctl)) {
             continue;
         }
         if let Some(c) = remove::unwanted(&env, lun, &mut findings) {
@@ -145,16 +152,20 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
 
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
-        let p = attach::attachment(observed, att, excluded, &ctx.path_states);
+        let p = attach::attachment(&index, att, excluded, &ctx.path_states, &mut findings);
         let why = |a: Action| (a, format!("declared by {}", att.name));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
         maps.extend(p.multipath.into_iter().map(why));
-        findings.extend(p.findings);
     }
+    // Two attachments on one target and portal need one login: the first one's is kept.
+    let mut planned: HashSet<AttachKey> = HashSet::new();
     for (a, r) in logins.into_iter().chain(scans).chain(maps) {
-        // Two attachments on one target and portal need one login.
-        if !attach_steps.iter().any(|(x, _)| x == &a) {
+        let new = match attach_key(&a) {
+            Some(k) => planned.insert(k),
+            None => !attach_steps.iter().any(|(x, _)| x == &a),
+        };
+        if new {
             attach_steps.push((a, r));
         }
     }
@@ -164,21 +175,33 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
         b.push((g, &t), &[], a, &r, OnFailure::Stop);
     }
 
-    let newly_seen = seen
-        .iter()
-        .filter(|k| !ctx.first_seen.contains_key(k))
-        .cloned()
-        .collect();
-    let forgotten = ctx
-        .first_seen
-        .keys()
-        .filter(|k| !seen.contains(k))
-        .cloned()
-        .collect();
+    let (newly_seen, forgotten) = super::seen::split(seen, &ctx.first_seen);
     Plan {
         steps: b.steps,
         findings,
         newly_seen,
         forgotten,
+    }
+}
+
+/// An attach action as a hashable value: equal keys exactly when the actions are equal, so
+/// deduplicating thousands of scans on a large host is not a scan of the ones kept per action.
+/// The patterns name every field, so a field added to one of these actions fails to compile
+/// here instead of being left out of the comparison.
+#[derive(PartialEq, Eq, Hash)]
+enum AttachKey {
+    Login(Iqn, Portal),
+    Scan(Iqn, Hctl),
+    Multipath(Wwid, String),
+}
+
+fn attach_key(a: &Action) -> Option<AttachKey> {
+    match a {
+        Action::Login { target, portal } => Some(AttachKey::Login(target.clone(), *portal)),
+        Action::ScanLun { target, hctl } => Some(AttachKey::Scan(target.clone(), *hctl)),
+        Action::MultipathAdd { wwid, path } => {
+            Some(AttachKey::Multipath(wwid.clone(), path.clone()))
+        }
+        _ => None,
     }
 }

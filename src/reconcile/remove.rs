@@ -9,6 +9,7 @@ use crate::snapshot::{DmDevice, Snapshot};
 
 use super::classify::{self, Intent, Lun, PathView};
 use super::context::Context;
+use super::index::Index;
 use super::policy::Policy;
 use crate::plan::{Action, MapRef, OnFailure, PathRef};
 use crate::plan::{Finding, FindingKind, Subject};
@@ -34,6 +35,8 @@ pub(crate) struct Env<'a> {
     pub observed: &'a Snapshot,
     pub policy: &'a Policy,
     pub ctx: &'a Context,
+    /// Lookups over `desired` and `observed`, built once a plan.
+    pub index: &'a Index<'a>,
 }
 
 fn subject(p: &PathView<'_>) -> Subject {
@@ -69,12 +72,12 @@ pub(crate) fn unwanted(
     }
     let targets = lun.targets();
     let intent_removed = !targets.is_empty()
-        && targets.iter().all(|t| {
-            env.ctx.known_targets.contains(*t) && !env.desired.iter().any(|a| &a.target == *t)
-        });
+        && targets
+            .iter()
+            .all(|t| env.ctx.known_targets.contains(*t) && !env.index.declares_target(t));
     let dead = !partial && lun.map_is_dead(env.ctx);
     let why = reason(env, lun, &paths, intent_removed, dead);
-    let (on_unexpected, force) = classify::overrides(&targets, env.desired, env.policy);
+    let (on_unexpected, force) = classify::overrides(&targets, env.desired, env.index, env.policy);
     for p in &paths {
         if let Intent::WrongWwid {
             expected, found, ..
@@ -247,8 +250,8 @@ fn reason(
     }
     let scope = paths
         .first()
-        .and_then(|p| p.scope.clone())
-        .unwrap_or_else(|| "map first seen in scope".into());
+        .and_then(|p| p.scope.as_deref())
+        .unwrap_or("map first seen in scope");
     if dead {
         format!("unwanted, in scope ({scope}), all paths failed or gone, no intent")
     } else {

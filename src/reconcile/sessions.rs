@@ -5,13 +5,14 @@
 //! logout never ends another iface's session to the same portal. A session
 //! whose iface cannot be read is refused (fail closed). Pure; no IO.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::Hctl;
 
 use super::classify;
 use super::remove::Env;
+use super::seen::KeyRef;
 use crate::model::DeviceKey;
 use crate::plan::{Action, GroupId};
 use crate::plan::{Finding, FindingKind, Subject};
@@ -26,10 +27,10 @@ pub(crate) struct Logout {
 
 /// Logouts for every unwanted in-scope session whose devices all go in this
 /// plan. `removed` maps each path being deleted to its removal's group.
-pub(crate) fn logouts(
-    env: &Env<'_>,
+pub(crate) fn logouts<'a>(
+    env: &Env<'a>,
     removed: &BTreeMap<Hctl, GroupId>,
-    seen: &mut BTreeSet<DeviceKey>,
+    seen: &mut Vec<KeyRef<'a>>,
     findings: &mut Vec<Finding>,
 ) -> Vec<Logout> {
     let mut out = Vec::new();
@@ -37,7 +38,7 @@ pub(crate) fn logouts(
         let (Some(target), Some(portal)) = (s.target.as_ref(), s.portal()) else {
             continue;
         };
-        let Some(scope) = classify::target_scope(target, env.desired, env.policy, env.ctx) else {
+        let Some(scope) = classify::target_scope(target, env.index, env.policy, env.ctx) else {
             continue;
         };
         let iface = s.ifacename.clone();
@@ -46,12 +47,12 @@ pub(crate) fn logouts(
             portal,
             iface: iface.clone(),
         };
-        seen.insert(key.clone());
-        let wanted = env
-            .desired
-            .iter()
-            .any(|a| &a.target == target && a.portals.contains(&portal));
-        if wanted {
+        seen.push(KeyRef::Session {
+            target,
+            portal,
+            iface: s.ifacename.as_deref(),
+        });
+        if env.index.declares_portal(target, portal) {
             continue;
         }
         let subject = Subject::Session {
@@ -60,10 +61,9 @@ pub(crate) fn logouts(
             iface: iface.clone(),
         };
         let devices: Vec<Hctl> = env
-            .observed
-            .devices
+            .index
+            .devices_of_session(s.id)
             .iter()
-            .filter(|d| d.iscsi_session == Some(s.id))
             .map(|d| d.hctl)
             .collect();
         if let Some(kept) = devices.iter().find(|h| !removed.contains_key(h)) {
@@ -77,8 +77,8 @@ pub(crate) fn logouts(
             });
             continue;
         }
-        let intent_removed = env.ctx.known_targets.contains(target)
-            && !env.desired.iter().any(|a| &a.target == target);
+        let intent_removed =
+            env.ctx.known_targets.contains(target) && !env.index.declares_target(target);
         // An empty session may be another tool's attach in flight (login
         // done, scan next): give it the grace period unless its intent was removed.
         if devices.is_empty() && !intent_removed {
@@ -138,12 +138,7 @@ pub(crate) fn logouts(
         }];
         // Another session on the same node record (node.session.nr_sessions > 1)
         // keeps the record: iscsiadm refuses to delete a record in use.
-        let shared = env.observed.iscsi_sessions.iter().any(|o| {
-            o.id != s.id
-                && o.target.as_ref() == Some(target)
-                && o.portal() == Some(portal)
-                && o.ifacename.as_deref() == Some(iface.as_str())
-        });
+        let shared = env.index.node_shared(s.id, target, portal, &iface);
         if !shared {
             actions.push(Action::DeleteNode {
                 target: target.clone(),

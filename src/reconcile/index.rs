@@ -1,0 +1,248 @@
+//! `Index`: the lookups the planner makes once per path, attachment or session, built once per
+//! plan, so a plan costs one pass over each input instead of a scan of the snapshot (or of the
+//! desired state) per attachment and per path (issue 8, goal 3).
+//!
+//! Every lookup answers exactly what the scan it replaces answered: the *first* match in input
+//! order (snapshot order for observed objects, file order for attachments). The maps are only
+//! ever looked up, never iterated, so their order never reaches a plan. Pure; no IO.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::model::{Attachment, Iqn, Portal};
+use crate::snapshot::{DmDevice, DmKind, IscsiSession, ScsiDevice, ScsiHost, Snapshot};
+
+/// FxHash's multiply-and-rotate (rustc's own table hasher). The keys here are numbers and names
+/// the kernel assigns (session ids, block and dm names) and names from the root-owned state files
+/// (targets, portals); LUN numbers are the only part a storage target chooses. std's SipHash
+/// resists hash flooding by a remote party, which these keys do not need, and cost about a
+/// tenth of planning a large host.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A hash map with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FxSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+/// Lookups over one `(desired, observed)` pair.
+#[derive(Debug, Default)]
+pub(crate) struct Index<'a> {
+    observed_dm: &'a [DmDevice],
+    /// For each multipath map (by position), the position of the first multipath map with its
+    /// kernel name (itself, unless a name repeats): maps are grouped by name.
+    dm_group: Vec<usize>,
+    /// First session with each id.
+    session_by_id: FxMap<u32, &'a IscsiSession>,
+    /// First session with each (target, portal of its first connection that has one).
+    session_at: FxMap<(&'a Iqn, Portal), &'a IscsiSession>,
+    /// Ids of the sessions with each (target, portal, iface), in snapshot order.
+    sessions_by_node: FxMap<(&'a Iqn, Portal, &'a str), Vec<u32>>,
+    /// First host with each number.
+    host: FxMap<u32, &'a ScsiHost>,
+    /// The devices under each session, in snapshot order.
+    devices_of_session: FxMap<u32, Vec<&'a ScsiDevice>>,
+    /// First device under each (session, LUN number).
+    device_at: FxMap<(u32, u64), &'a ScsiDevice>,
+    /// Position in `observed.dm_devices` of the first multipath map with each block device among
+    /// its slaves.
+    multipath_over: FxMap<&'a str, usize>,
+    /// Targets some attachment names.
+    declared_targets: FxSet<&'a Iqn>,
+    /// (target, portal) pairs some attachment names.
+    declared_portals: FxSet<(&'a Iqn, Portal)>,
+    /// Attachments at each target and LUN, their positions in file order. Nested rather than
+    /// keyed by the pair so a lookup can borrow the answer with any target reference.
+    attachments_at: FxMap<&'a Iqn, FxMap<u64, Vec<usize>>>,
+    /// Per target, the position of the first attachment overriding `on_unexpected` and of the
+    /// first overriding `force`.
+    overrides: FxMap<&'a Iqn, (Option<usize>, Option<usize>)>,
+}
+
+impl<'a> Index<'a> {
+    /// One pass over each input.
+    pub(crate) fn new(desired: &'a [Attachment], observed: &'a Snapshot) -> Self {
+        let mut ix = Self {
+            observed_dm: &observed.dm_devices,
+            ..Self::default()
+        };
+        for s in &observed.iscsi_sessions {
+            ix.session_by_id.entry(s.id).or_insert(s);
+            if let (Some(t), Some(p)) = (s.target.as_ref(), s.portal()) {
+                ix.session_at.entry((t, p)).or_insert(s);
+                if let Some(i) = s.ifacename.as_deref() {
+                    ix.sessions_by_node.entry((t, p, i)).or_default().push(s.id);
+                }
+            }
+        }
+        for h in &observed.hosts {
+            ix.host.entry(h.host).or_insert(h);
+        }
+        for d in &observed.devices {
+            if let Some(sid) = d.iscsi_session {
+                ix.devices_of_session.entry(sid).or_default().push(d);
+                ix.device_at.entry((sid, d.hctl.lun)).or_insert(d);
+            }
+        }
+        let mut first_named: FxMap<&str, usize> = FxMap::default();
+        ix.dm_group = (0..observed.dm_devices.len()).collect();
+        for (i, m) in observed.dm_devices.iter().enumerate() {
+            if m.kind == DmKind::Multipath {
+                for s in &m.slaves {
+                    ix.multipath_over.entry(s.as_str()).or_insert(i);
+                }
+                ix.dm_group[i] = *first_named.entry(m.kernel_name.as_str()).or_insert(i);
+            }
+        }
+        for (i, a) in desired.iter().enumerate() {
+            ix.declared_targets.insert(&a.target);
+            for p in &a.portals {
+                ix.declared_portals.insert((&a.target, *p));
+            }
+            ix.attachments_at
+                .entry(&a.target)
+                .or_default()
+                .entry(a.lun)
+                .or_default()
+                .push(i);
+            let o = ix.overrides.entry(&a.target).or_default();
+            if a.policy.on_unexpected.is_some() {
+                o.0.get_or_insert(i);
+            }
+            if a.policy.force.is_some() {
+                o.1.get_or_insert(i);
+            }
+        }
+        ix
+    }
+
+    /// The session with id `sid`.
+    pub(crate) fn session(&self, sid: u32) -> Option<&'a IscsiSession> {
+        self.session_by_id.get(&sid).copied()
+    }
+
+    /// The session to `target` at `portal`.
+    pub(crate) fn session_at(&self, target: &Iqn, portal: Portal) -> Option<&'a IscsiSession> {
+        self.session_at.get(&(target, portal)).copied()
+    }
+
+    /// Whether a session other than `sid` has the same (target, portal, iface).
+    pub(crate) fn node_shared(&self, sid: u32, target: &Iqn, portal: Portal, iface: &str) -> bool {
+        self.sessions_by_node
+            .get(&(target, portal, iface))
+            .is_some_and(|ids| ids.iter().any(|&o| o != sid))
+    }
+
+    /// The host with number `n`.
+    pub(crate) fn host(&self, n: u32) -> Option<&'a ScsiHost> {
+        self.host.get(&n).copied()
+    }
+
+    /// The devices under session `sid`, in snapshot order.
+    pub(crate) fn devices_of_session(&self, sid: u32) -> &[&'a ScsiDevice] {
+        self.devices_of_session.get(&sid).map_or(&[], Vec::as_slice)
+    }
+
+    /// The device under session `sid` with LUN number `lun`.
+    pub(crate) fn device_at(&self, sid: u32, lun: u64) -> Option<&'a ScsiDevice> {
+        self.device_at.get(&(sid, lun)).copied()
+    }
+
+    /// The multipath map with `block` among its slaves, and its group: the position of the first
+    /// multipath map with its kernel name.
+    pub(crate) fn multipath_over(&self, block: &str) -> Option<(&'a DmDevice, usize)> {
+        let i = *self.multipath_over.get(block)?;
+        Some((self.observed_dm.get(i)?, self.group_of(i)))
+    }
+
+    /// The group of the dm device at position `i`: the position of the first multipath map with
+    /// its kernel name (itself for any other device).
+    pub(crate) fn group_of(&self, i: usize) -> usize {
+        self.dm_group.get(i).copied().unwrap_or(i)
+    }
+
+    /// The first multipath map (in snapshot order) with any of `blocks` among its slaves.
+    pub(crate) fn multipath_over_any<'b>(
+        &self,
+        blocks: impl IntoIterator<Item = &'b str>,
+    ) -> Option<&'a DmDevice> {
+        blocks
+            .into_iter()
+            .filter_map(|b| self.multipath_over.get(b).copied())
+            .min()
+            .and_then(|i| self.observed_dm.get(i))
+    }
+
+    /// Whether some attachment names `target`.
+    pub(crate) fn declares_target(&self, target: &Iqn) -> bool {
+        self.declared_targets.contains(target)
+    }
+
+    /// Whether some attachment names `target` with `portal` among its portals.
+    pub(crate) fn declares_portal(&self, target: &Iqn, portal: Portal) -> bool {
+        self.declared_portals.contains(&(target, portal))
+    }
+
+    /// Positions of the attachments at (`target`, `lun`), in file order.
+    pub(crate) fn attachments_at(&self, target: &Iqn, lun: u64) -> &[usize] {
+        self.attachments_at
+            .get(target)
+            .and_then(|at| at.get(&lun))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Positions of the first attachment on one of `targets` overriding `on_unexpected`, and of
+    /// the first overriding `force`.
+    pub(crate) fn first_overrides(&self, targets: &[&Iqn]) -> (Option<usize>, Option<usize>) {
+        let firsts = targets.iter().filter_map(|t| self.overrides.get(*t));
+        let on = firsts.clone().filter_map(|o| o.0).min();
+        let force = firsts.filter_map(|o| o.1).min();
+        (on, force)
+    }
+}
