@@ -8,6 +8,7 @@
 mod actuator;
 mod inspect;
 mod journal;
+mod phases;
 pub mod policy;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ pub use inspect::{
     parse_open_counts, parse_path_states, scan_open_blocks,
 };
 pub use journal::StoreJournal;
+pub use phases::Phases;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
 use crate::config::{Config, Ownership};
@@ -147,26 +149,39 @@ impl Engine {
     /// Reloads desired state, observes and plans. Writes only the desired state (when the load
     /// is good); first-seen times are persisted by [`Engine::remember`].
     pub fn prepare(&self, now: SystemTime) -> Result<Pass, EngineError> {
+        let mut phases = Phases::start();
         let loaded = desire::load_desired(&self.config, self.ownership);
         let reload = desire::apply_load(self.store(), loaded)?;
+        phases.mark("load");
         let snapshot = snapshot(&self.config.roots.to_roots());
-        let mut ctx = self.context(now)?;
-        inspect::merge_kernel_view(&snapshot, self.inspector.dm_multipath().as_ref(), &mut ctx);
+        phases.mark("snapshot");
+        let mut ctx = self.context(now, &mut phases)?;
+        let dm = self.inspector.dm_multipath();
+        phases.mark("dmsetup_status_table");
+        inspect::merge_kernel_view(&snapshot, dm.as_ref(), &mut ctx);
         ctx.reverify = self.take_reverify(&snapshot);
         let plan = reload.state().map(|state| {
             let policy = policy::from_config(&self.config);
             let first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            phases.mark("plan");
             // Ask the kernel about the bare disks this plan would delete (it sees mounts in
             // every namespace and every claim); plan again if any is not free.
             ctx.claims = self
                 .inspector
                 .claims(&self.config.roots.dev, &bare_disks_removed(&first));
+            phases.mark("claims");
             if ctx.claims.values().all(|c| *c == ClaimState::Free) {
                 first
             } else {
-                reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+                let again = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+                phases.mark("replan");
+                again
             }
         });
+        tracing::debug!(
+            total_ms = phases.total().as_secs_f64() * 1000.0,
+            "pass prepared: {phases}"
+        );
         Ok(Pass {
             reload,
             snapshot,
@@ -175,7 +190,7 @@ impl Engine {
         })
     }
 
-    fn context(&self, now: SystemTime) -> Result<Context, EngineError> {
+    fn context(&self, now: SystemTime, phases: &mut Phases) -> Result<Context, EngineError> {
         let mut ctx = Context::at(now);
         for (key, at) in self.store.seen()? {
             match key.parse::<DeviceKey>() {
@@ -186,9 +201,13 @@ impl Engine {
             }
         }
         ctx.known_targets = self.store.claimed_targets()?.into_iter().collect();
+        phases.mark("store");
         ctx.open_counts = self.inspector.open_counts();
+        phases.mark("dmsetup_info");
         ctx.path_states = self.inspector.path_states();
+        phases.mark("multipathd_paths");
         let open = self.inspector.open_blocks(&self.config.roots.proc);
+        phases.mark("proc_fds");
         for who in &open.unreadable {
             tracing::debug!(process = %who, "cannot read a process's open files: bare disks count as maybe in use");
         }
@@ -240,9 +259,12 @@ impl Engine {
             store.record(e);
             observer.record(e);
         };
+        let mut phases = Phases::start();
         let report = execute_plan(plan, actuator, &tee, &self.locks);
+        phases.mark("steps");
         if !actuator.is_dry_run() {
             let after = snapshot(&self.config.roots.to_roots());
+            phases.mark("snapshot_after");
             for t in &pass.ctx.known_targets {
                 let has_session = after
                     .iscsi_sessions
@@ -254,6 +276,10 @@ impl Engine {
                 }
             }
         }
+        tracing::debug!(
+            total_ms = phases.total().as_secs_f64() * 1000.0,
+            "pass executed: {phases}"
+        );
         Ok(report)
     }
 }
