@@ -42,14 +42,18 @@ else
         dir=$(mktemp -d "${TMPDIR:-/tmp}/lunguard-vm-latency.XXXXXX"); trap 'rm -rf "$dir"' EXIT
     fi
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
-    LUNGUARD_VM_TIMEOUT=${LUNGUARD_VM_TIMEOUT:-900} LUNGUARD_BIN=target/$profile/lunguard \
+    # The VM's CPU time over its wall time: how much of a core TCG got on this (shared) host.
+    exec 3>&2
+    TIMEFORMAT='%R %U %S'
+    { time LUNGUARD_VM_TIMEOUT=${LUNGUARD_VM_TIMEOUT:-900} LUNGUARD_BIN=target/$profile/lunguard \
         LUNGUARD_VM_ENV="LG_ROUNDS=$rounds LG_VERBOSE=$verbose" \
-        tests/vm/run.sh tests/vm/scenarios/daemon-rescan.sh "$dir" >&2
+        tests/vm/run.sh tests/vm/scenarios/daemon-rescan.sh "$dir" >&3 2>&3; } 2>"$dir/time.txt"
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    share=$(awk '{ printf "%.0f", ($2 + $3) / $1 * 100 }' "$dir/time.txt")
     {
         echo "$cmd"
     } >"$dir/run.txt"
-    echo "$profile build; host load average (1, 5, 15 min) $load0 before, $load1 after" >"$dir/machine.txt"
+    echo "$profile build; host load average (1, 5, 15 min) $load0 before, $load1 after; the VM had $share % of a core on average (its CPU time over its wall time)" >"$dir/machine.txt"
 fi
 
 # nearest-rank percentile of a sorted column

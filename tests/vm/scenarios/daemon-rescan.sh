@@ -34,8 +34,11 @@ while [ "$round" -le "$ROUNDS" ]; do
     round=$((round + 1))
 done
 say "$ROUNDS rounds in $(since_s "$t0") s"
-sleep 0.5
+# TERM and wait: the monitor writes its buffered lines out as it exits (a bare kill lost the last
+# round's removal once, on a loaded host).
+sleep 1
 kill "$mon"
+wait "$mon" 2>/dev/null || true
 for l in 0 1 3; do
     for h in "$h1" "$h2"; do [ -e "/sys/class/scsi_device/$h:0:0:$l" ] || fail "declared $h:0:0:$l removed"; done
 done
