@@ -261,12 +261,14 @@ for p in "${sizes[@]}"; do
 done
 cat <<EOF
 
-## Goals 4–6
+## Goals 4–5
 
 Not measured by this benchmark yet: the daemon's CPU from one uevent to the plan at 8,192 paths
-(goal 4), uevent storms and idle RSS (goal 5), and the real-kernel add → delete latency
-distribution, which belongs to the VM tests (goal 6).
+(goal 4), uevent storms and idle RSS (goal 5).
 EOF
+# Goal 6 needs the VM (minutes under TCG): its section is the checked-in docs/benchmarks-vm.md,
+# whose figures `bash benches/vm-latency.sh` rewrites; copied in as it stands.
+if [ -f docs/benchmarks-vm.md ]; then echo; cat docs/benchmarks-vm.md; fi
 } >"$work/report.md"
 if grep -q '| no |' "$work/report.md"; then
     status="**Status: goals not met yet** (a \"no\" in a \"goal met\" column). The \"goal met\" columns are computed\nfrom this run's figures by the script, not written by hand; a ratio close to its goal can tip\neither way from one run on a loaded machine to the next, so a goal counts as met only when\nrepeated runs agree."

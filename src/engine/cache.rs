@@ -150,14 +150,24 @@ pub(super) struct Facts {
 
 impl Facts {
     /// Reads what `needs` names afresh.
-    pub(super) fn gather(&mut self, inspector: &Inspector, proc_root: &Path, needs: Needs) {
+    pub(super) fn gather(
+        &mut self,
+        inspector: &Inspector,
+        proc_root: &Path,
+        needs: Needs,
+        phases: &mut super::Phases,
+    ) {
         if needs.maps {
             self.open_counts = inspector.open_counts();
+            phases.mark("dm_open_counts");
             self.path_states = inspector.path_states();
+            phases.mark("multipathd_paths");
             self.dm = inspector.dm_multipath();
+            phases.mark("dm_status_table");
         }
         if needs.disks {
             self.open = inspector.open_blocks(proc_root);
+            phases.mark("proc_fds");
             for who in &self.open.unreadable {
                 tracing::debug!(process = %who, "cannot read a process's open files: bare disks count as maybe in use");
             }

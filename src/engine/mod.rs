@@ -10,6 +10,7 @@ mod cache;
 mod document;
 mod journal;
 mod kernel_view;
+mod phases;
 pub mod policy;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ pub use actuator::actuator_for;
 pub use cache::Fresh;
 pub use document::PlanDocument;
 pub use journal::StoreJournal;
+pub use phases::Phases;
 
 use crate::act::{Actuator, Journal, JournalEvent, Report, TargetLocks, execute_plan};
 use crate::config::{Config, Ownership};
@@ -171,6 +173,7 @@ impl Engine {
     /// or a map changed — then afresh, and the plan is made again with them, so nothing is ever
     /// removed on a remembered in-use fact.
     pub fn prepare_with(&self, now: SystemTime, fresh: &Fresh) -> Result<Pass, EngineError> {
+        let mut phases = Phases::start();
         let mut cache = self
             .cache
             .lock()
@@ -184,6 +187,11 @@ impl Engine {
                 reload
             }
         };
+        phases.mark(if fresh.desired {
+            "load"
+        } else {
+            "desired_cached"
+        });
         let roots = self.config.roots.to_roots();
         let snapshot = match cache.snapshot.take() {
             Some(mut snap) if !fresh.touched.everything => {
@@ -196,7 +204,13 @@ impl Engine {
             _ => Arc::new(snapshot(&roots)),
         };
         cache.snapshot = Some(Arc::clone(&snapshot));
+        phases.mark(if fresh.touched.everything {
+            "snapshot"
+        } else {
+            "refresh"
+        });
         let mut base = self.context(now, &mut cache)?;
+        phases.mark("store");
         base.reverify = self.take_reverify(&snapshot);
         let Some(state) = reload.state() else {
             let ctx = cache
@@ -223,6 +237,7 @@ impl Engine {
             let facts = cache.facts.get_or_insert_with(Facts::default);
             let ctx = facts.apply(&snapshot, base.clone());
             let plan = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            phases.mark("plan_remembered_facts");
             needs = Needs::of_plan(&plan, &snapshot);
             if !needs.any() {
                 first = Some((plan, ctx));
@@ -232,12 +247,11 @@ impl Engine {
             Some(done) => done,
             None => {
                 let facts = cache.facts.get_or_insert_with(Facts::default);
-                facts.gather(&self.inspector, &self.config.roots.proc, needs);
+                facts.gather(&self.inspector, &self.config.roots.proc, needs, &mut phases);
                 let ctx = facts.apply(&snapshot, base);
-                (
-                    reconcile::plan(&state.attachments, &snapshot, &policy, &ctx),
-                    ctx,
-                )
+                let plan = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+                phases.mark("plan");
+                (plan, ctx)
             }
         };
         // Ask the kernel about the bare disks this plan would delete (it sees mounts in every
@@ -245,11 +259,18 @@ impl Engine {
         ctx.claims = self
             .inspector
             .claims(&self.config.roots.dev, &bare_disks_removed(&first));
+        phases.mark("claims");
         let plan = if ctx.claims.values().all(|c| *c == ClaimState::Free) {
             first
         } else {
-            reconcile::plan(&state.attachments, &snapshot, &policy, &ctx)
+            let again = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            phases.mark("replan");
+            again
         };
+        tracing::debug!(
+            total_ms = phases.total().as_secs_f64() * 1000.0,
+            "pass prepared: {phases}"
+        );
         Ok(Pass {
             reload,
             snapshot,
@@ -335,7 +356,9 @@ impl Engine {
             store.record(e);
             observer.record(e);
         };
+        let mut phases = Phases::start();
         let report = execute_plan(plan, actuator, &tee, &self.locks);
+        phases.mark("steps");
         if !actuator.is_dry_run() {
             self.cache
                 .lock()
@@ -358,7 +381,12 @@ impl Engine {
                     }
                 }
             }
+            phases.mark("release_targets");
         }
+        tracing::debug!(
+            total_ms = phases.total().as_secs_f64() * 1000.0,
+            "pass executed: {phases}"
+        );
         Ok(report)
     }
 }

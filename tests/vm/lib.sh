@@ -2,6 +2,8 @@
 #   . /share/lib.sh
 # and fails with `fail MESSAGE` (exit 1). /share/out is copied back to the host by run.sh.
 set -u
+# Knobs from the host (run.sh's LUNGUARD_VM_ENV), e.g. LG_ROUNDS=5.
+[ -f /share/env ] && . /share/env
 OUT=/share/out
 mkdir -p "$OUT"
 INITIATOR=iqn.2026-11.test.lunguard:initiator

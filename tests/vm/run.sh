@@ -6,6 +6,8 @@
 #   OUT_DIR      where the guest's /share/out ends up (default: a temp dir, removed on success)
 # Env: LUNGUARD_BIN   lunguard binary to share with the guest (default target/release/lunguard)
 #      LUNGUARD_VM_TIMEOUT  seconds before the VM is killed (default 300)
+#      LUNGUARD_VM_ENV      shell assignments the scenario sees (lib.sh sources them), e.g.
+#                           "LG_ROUNDS=5 LG_VERBOSE=-vv" for daemon-rescan.sh
 # Exit status: the scenario's. The serial console log is printed when it fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +26,7 @@ cp "$scenario" "$share/scenario.sh"
 # Scenarios may share steps: the whole directory is there as /share/scenarios.
 cp -r "$here/scenarios" "$share/scenarios"
 cp "$here/lib.sh" "$share/lib.sh"
+printf '%s\n' "${LUNGUARD_VM_ENV:-}" >"$share/env"
 # The shipped unit: scenarios run the daemon under its capability bounding set.
 cp "$top/systemd/lunguard.service" "$share/lunguard.service"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
