@@ -6,6 +6,7 @@
 #   OUT_DIR      where the guest's /share/out ends up (default: a temp dir, removed on success)
 # Env: LUNGUARD_BIN   lunguard binary to share with the guest (default target/release/lunguard)
 #      LUNGUARD_VM_TIMEOUT  seconds before the VM is killed (default 300)
+#      LUNGUARD_VM_EXTRA    a directory shared with the guest as /share/extra (benchmarks)
 # Exit status: the scenario's. The serial console log is printed when it fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +28,7 @@ cp "$here/lib.sh" "$share/lib.sh"
 # The shipped unit: scenarios run the daemon under its capability bounding set.
 cp "$top/systemd/lunguard.service" "$share/lunguard.service"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
+if [ -n "${LUNGUARD_VM_EXTRA:-}" ]; then cp -r "$LUNGUARD_VM_EXTRA" "$share/extra"; fi
 
 name=$(basename "$scenario" .sh)
 log=$share/console.log
