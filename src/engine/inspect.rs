@@ -205,6 +205,17 @@ impl Inspector {
         T: Send + 'static,
         F: FnOnce(&dyn Ioctl) -> Result<T, DmError> + Send + 'static,
     {
+        self.ask_dm_through(what, dm_ioctl::Control::open, f)
+    }
+
+    /// [`Inspector::ask_dm`] with the control node opened by `open` (tests: a kernel that blocks).
+    fn ask_dm_through<T, C, O, F>(&self, what: &str, open: O, f: F) -> Dm<T>
+    where
+        T: Send + 'static,
+        C: Ioctl,
+        O: FnOnce(&Path) -> Result<C, DmError> + Send + 'static,
+        F: FnOnce(&dyn Ioctl) -> Result<T, DmError> + Send + 'static,
+    {
         let Some(dev) = self.dm_dev_root.clone() else {
             return Dm::Fallback;
         };
@@ -214,7 +225,7 @@ impl Inspector {
             &node.to_string_lossy(),
             &format!("ask device-mapper for {what} through {}", node.display()),
             self.timeout.max(Duration::from_secs(1)),
-            move || Ok(dm_ioctl::Control::open(&dev).and_then(|c| f(&c))),
+            move || Ok(open(&dev).and_then(|c| f(&c))),
         );
         match asked {
             Ok(Ok(v)) => {
@@ -761,6 +772,62 @@ mpathb: 0 2097152 multipath 0 0 1 1 service-time 0 1 1 8:48 1
         let dm = i.dm_multipath().expect("dmsetup answered");
         assert_eq!(dm.paths.get(&DevT::new(8, 16)), Some(&PathState::Failed));
         assert!(dm.queueing.contains(&a));
+    }
+
+    #[test]
+    fn a_device_mapper_query_past_its_deadline_is_unknown_and_dmsetup_is_not_asked() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::mpsc;
+        use std::time::Instant;
+        // A DM ioctl can wait behind a map being suspended; dmsetup would wait in the same place.
+        struct Stuck(mpsc::Receiver<()>);
+        impl Ioctl for Stuck {
+            fn call(&self, _: dm_ioctl::Cmd, _: &mut [u8]) -> Result<(), nix::errno::Errno> {
+                let _ = self.0.recv();
+                Err(nix::errno::Errno::EIO)
+            }
+        }
+        let d = tempfile::tempdir().expect("tempdir");
+        let marker = d.path().join("dmsetup-ran");
+        let script = d.path().join("dmsetup");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ntouch '{}'\nprintf 'mpatha\\t0\\n'\n",
+                marker.display()
+            ),
+        )
+        .expect("script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let i = Inspector {
+            dmsetup: Some(Program::at(&script)),
+            timeout: Duration::from_millis(100),
+            ..Inspector::none().with_dev_root(d.path())
+        };
+        let (release, wait) = mpsc::channel();
+        let t0 = Instant::now();
+        let r = i.ask_dm_through(
+            "open counts",
+            move |_: &Path| Ok(Stuck(wait)),
+            dm_ioctl::open_counts,
+        );
+        assert!(matches!(r, Dm::Unknown));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        // While that worker is still in the kernel, the next pass knows nothing at once.
+        let t1 = Instant::now();
+        assert!(i.open_counts().is_empty());
+        assert!(t1.elapsed() < Duration::from_millis(500));
+        assert!(
+            !marker.exists(),
+            "dmsetup was asked while device-mapper blocked"
+        );
+        // Once it lets go, the (missing) control node sends the next pass to dmsetup.
+        release.send(()).expect("worker waiting");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while i.open_counts().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(marker.exists());
     }
 
     #[test]
