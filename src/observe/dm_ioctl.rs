@@ -5,8 +5,8 @@
 //! Owns the request encoding and the bounds-checked decoding of the kernel's replies. It only
 //! asks: no ioctl here loads, suspends, renames or removes anything. Every offset and length in
 //! a reply is checked against the buffer; a reply that does not add up is
-//! [`DmError::Malformed`] (the caller's answer is then "unknown"), never a guess and never a
-//! panic. A reply the kernel marks `DM_BUFFER_FULL_FLAG` is asked again with twice the buffer.
+//! [`DmError::Malformed`] (the caller then asks dmsetup, or the answer is "unknown"), never a
+//! guess and never a panic. A reply the kernel marks `DM_BUFFER_FULL_FLAG` is asked again with twice the buffer.
 //!
 //! The ioctls can block (a map being suspended holds them up), so callers run them under a
 //! deadline (`act::deadline`, as `engine::inspect` does). Why our own ioctl and not the
@@ -56,7 +56,7 @@ const OFF_NAME: usize = 48;
 
 /// First buffer for a reply with data: what libdevmapper starts with.
 const FIRST_BUFFER: usize = 16 * 1024;
-/// No reply is asked for with more than this (4,096 maps list in ~300 KiB).
+/// No reply is asked for with more than this (4,096 maps named by WWID list in ~230 KiB).
 const MAX_BUFFER: usize = 64 << 20;
 
 /// The commands used here (`DM_*_CMD`); the ioctl number is `_IOWR(0xfd, cmd, struct dm_ioctl)`.
@@ -177,6 +177,10 @@ impl Control {
             .write(true)
             .open(&path)
             .map_err(err)?;
+        // Again on the descriptor: the node may have been replaced since the `stat`.
+        if !file.metadata().map_err(err)?.file_type().is_char_device() {
+            return Err(DmError::NotControl { path });
+        }
         let ctl = Self { file };
         version(&ctl)?;
         Ok(ctl)
