@@ -236,6 +236,12 @@ impl Inspector {
                 debug!(error = %e, what, "device-mapper ioctl failed: asking dmsetup instead");
                 Dm::Fallback
             }
+            // No node and no dmsetup: a host without device-mapper, as quiet as a missing
+            // dmsetup was.
+            Ok(Err(e @ DmError::Open { .. })) if e.is_missing() => {
+                debug!(error = %e, "no device-mapper control node and no dmsetup: {what} unknown");
+                Dm::Unknown
+            }
             Ok(Err(e)) => {
                 warn!(error = %e, "device-mapper ioctl failed and no dmsetup: {what} unknown");
                 Dm::Unknown

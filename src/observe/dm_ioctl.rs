@@ -137,6 +137,13 @@ pub enum DmError {
     },
 }
 
+impl DmError {
+    /// Whether there is no control node at all (device-mapper not loaded, or a test tree).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Self::Open { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
 /// ` for map NAME`, or nothing.
 fn on(name: &str) -> String {
     if name.is_empty() {
@@ -995,12 +1002,11 @@ mod tests {
     #[test]
     fn a_missing_or_fake_control_node_is_an_error() {
         let d = tempfile::tempdir().unwrap();
-        assert!(matches!(Control::open(d.path()), Err(DmError::Open { .. })));
+        let missing = Control::open(d.path()).unwrap_err();
+        assert!(matches!(missing, DmError::Open { .. }) && missing.is_missing());
         std::fs::create_dir(d.path().join("mapper")).unwrap();
         std::fs::write(d.path().join("mapper/control"), "").unwrap();
-        assert!(matches!(
-            Control::open(d.path()),
-            Err(DmError::NotControl { .. })
-        ));
+        let fake = Control::open(d.path()).unwrap_err();
+        assert!(matches!(fake, DmError::NotControl { .. }) && !fake.is_missing());
     }
 }
