@@ -177,6 +177,18 @@ fn apply_keeps_unwanted_luns_that_are_mounted_or_open() {
     assert!(plan.contains("mounted at /mnt/in-use"), "{plan}");
     assert!(plan.contains("open count 1"), "{plan}");
     assert!(plan.contains("plan: nothing to do"), "{plan}");
+    // Issue 8: that open count came through device-mapper's ioctls (no dmsetup process), and
+    // it is the one dmsetup reports.
+    let dm = read(out.path(), "dm-ioctl.txt");
+    for what in ["open counts", "multipath status and table"] {
+        assert!(
+            dm.contains(&format!("source=ioctl what=\"{what}\"")),
+            "{what}: {dm}"
+        );
+    }
+    assert!(!dm.contains("dmsetup"), "{dm}");
+    let info = read(out.path(), "dmsetup-open.txt");
+    assert!(info.trim().ends_with(" 1"), "{info}");
     let apply = read(out.path(), "apply.txt");
     assert!(apply.contains("0 changed"), "{apply}");
 }

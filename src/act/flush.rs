@@ -6,7 +6,7 @@
 //! reports a writeback error that no one has seen yet (the writer's `close` did not look), and
 //! it also writes out what is still dirty. So `fsync` goes first, and an error from it is
 //! [`ActError::Writeback`]: the device is kept. Both calls can sleep in the kernel for as long
-//! as a map queues I/O; the caller runs them with a deadline (`act::deadline`).
+//! as a map queues I/O; the caller runs them with a deadline (`bounded::deadline`).
 #![allow(unsafe_code)]
 
 use std::fs::File;

@@ -33,7 +33,7 @@ pub struct Tools {
     /// `multipathd` (its client mode: `multipathd del path`), if installed.
     pub multipathd: Option<Program>,
     /// Per-command timeout; also the deadline of each blocking kernel call (a flush, a sysfs
-    /// write), which runs on a worker thread (`act::deadline`).
+    /// write), which runs on a worker thread (`bounded::deadline`).
     pub timeout: Duration,
 }
 

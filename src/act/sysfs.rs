@@ -26,7 +26,7 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct Sysfs {
     root: PathBuf,
     tree: Tree,
-    /// Deadline of each write (`act::deadline`): a write to `delete` or `scan` can sleep in
+    /// Deadline of each write (`bounded::deadline`): a write to `delete` or `scan` can sleep in
     /// the kernel (SCSI error handling, a hung transport) for as long as the device is stuck.
     write_deadline: Duration,
 }

@@ -78,12 +78,13 @@ impl Engine {
     /// Opens the config's database (exclusive: a running daemon holds it).
     pub fn open(config: Config, ownership: Ownership) -> Result<Self, EngineError> {
         let store = SledStore::open(&config.database)?;
-        let timeout = config.timeouts.multipath;
+        let inspector =
+            Inspector::discover(config.timeouts.multipath).with_dev_root(&config.roots.dev);
         Ok(Self::with_store(
             config,
             ownership,
             Box::new(store),
-            Inspector::discover(timeout),
+            inspector,
         ))
     }
 

@@ -1,7 +1,9 @@
 //! The facts the planner needs that sysfs does not show: a map's open count (device-mapper
 //! keeps it in the kernel, `dmsetup info` reports it), each path's state in its map (the
 //! kernel's own, `dmsetup status`, and multipathd's, `multipathd show paths`) and whether a map
-//! queues I/O with no path left (`dmsetup table`). These tools are the ecosystem's contract.
+//! queues I/O with no path left (`dmsetup table`). Device-mapper is asked through its control
+//! node's ioctls (`observe::dm_ioctl`, under a deadline, no process per pass); `dmsetup` is the
+//! fallback when that node cannot be used.
 //!
 //! A missing tool or a failed query leaves the fact unknown. An unknown path state is neither
 //! "failed" (a map is not taken for dead) nor "active": a map with no slave known active is not
@@ -12,16 +14,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::bounded::cmd::{self, Program, SEARCH_DIRS};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use crate::model::{DevT, DmName};
+use crate::observe::dm_ioctl::{self, DmError, Ioctl, TargetLines};
 use crate::observe::exclusive::{self, Claim};
 use crate::snapshot::{ClaimState, PathState};
 
@@ -36,6 +39,8 @@ pub struct Inspector {
     timeout: Duration,
     from_data: Option<(OpenCounts, PathStates)>,
     scan_proc: bool,
+    /// The dev root whose `mapper/control` answers device-mapper queries (`None`: dmsetup only).
+    dm_dev_root: Option<PathBuf>,
 }
 
 impl fmt::Debug for Inspector {
@@ -57,7 +62,14 @@ impl Inspector {
             timeout,
             from_data: None,
             scan_proc: true,
+            dm_dev_root: None,
         }
+    }
+
+    /// Asks device-mapper through `<dev_root>/mapper/control` first (dmsetup stays the fallback).
+    pub fn with_dev_root(mut self, dev_root: &Path) -> Self {
+        self.dm_dev_root = Some(dev_root.to_path_buf());
+        self
     }
 
     /// An inspector answering from functions (the simulated host knows its open counts and path
@@ -80,6 +92,7 @@ impl Inspector {
             timeout: Duration::ZERO,
             from_data: None,
             scan_proc: false,
+            dm_dev_root: None,
         }
     }
 
@@ -87,6 +100,16 @@ impl Inspector {
     pub fn open_counts(&self) -> BTreeMap<DmName, u32> {
         if let Some((f, _)) = &self.from_data {
             return f();
+        }
+        match self.ask_dm("open counts", dm_ioctl::open_counts) {
+            Dm::Answer(counts) => {
+                return counts
+                    .into_iter()
+                    .filter_map(|(name, n)| Some((name.parse().ok()?, n)))
+                    .collect();
+            }
+            Dm::Unknown => return BTreeMap::new(),
+            Dm::Fallback => {}
         }
         let Some(p) = &self.dmsetup else {
             return BTreeMap::new();
@@ -149,6 +172,13 @@ impl Inspector {
         if self.from_data.is_some() {
             return None;
         }
+        match self.ask_dm("multipath status and table", |c| {
+            dm_ioctl::target_lines(c, "multipath")
+        }) {
+            Dm::Answer(lines) => return Some(dm_multipath_of(&lines)),
+            Dm::Unknown => return None,
+            Dm::Fallback => {}
+        }
         let p = self.dmsetup.as_ref()?;
         let run = |what: &str| match cmd::run(p, &[what, "--target", "multipath"], self.timeout) {
             Ok(out) => Some(out.stdout),
@@ -163,6 +193,86 @@ impl Inspector {
             paths: parse_dm_status(&status),
             queueing: parse_dm_queueing(&table),
         })
+    }
+
+    /// Runs `f` on device-mapper's control node on a worker thread within the inspector's
+    /// timeout (a DM ioctl can wait behind a map being suspended). A deadline missed is
+    /// [`Dm::Unknown`]: dmsetup would wait in the same place. Any other failure (no node, no
+    /// permission, a malformed reply) is [`Dm::Fallback`] when dmsetup is there to ask instead.
+    fn ask_dm<T, F>(&self, what: &str, f: F) -> Dm<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Ioctl) -> Result<T, DmError> + Send + 'static,
+    {
+        self.ask_dm_through(what, dm_ioctl::Control::open, f)
+    }
+
+    /// [`Inspector::ask_dm`] with the control node opened by `open` (tests: a kernel that blocks).
+    fn ask_dm_through<T, C, O, F>(&self, what: &str, open: O, f: F) -> Dm<T>
+    where
+        T: Send + 'static,
+        C: Ioctl,
+        O: FnOnce(&Path) -> Result<C, DmError> + Send + 'static,
+        F: FnOnce(&dyn Ioctl) -> Result<T, DmError> + Send + 'static,
+    {
+        let Some(dev) = self.dm_dev_root.clone() else {
+            return Dm::Fallback;
+        };
+        let node = dm_ioctl::control_path(&dev);
+        let started = std::time::Instant::now();
+        let asked = crate::bounded::deadline::run::<_, crate::bounded::deadline::Expired, _>(
+            &node.to_string_lossy(),
+            &format!("ask device-mapper for {what} through {}", node.display()),
+            self.timeout.max(Duration::from_secs(1)),
+            move || Ok(open(&dev).and_then(|c| f(&c))),
+        );
+        match asked {
+            Ok(Ok(v)) => {
+                debug!(source = %"ioctl", what, micros = started.elapsed().as_micros() as u64, "device-mapper answered");
+                Dm::Answer(v)
+            }
+            Ok(Err(e)) if self.dmsetup.is_some() => {
+                debug!(error = %e, what, "device-mapper ioctl failed: asking dmsetup instead");
+                Dm::Fallback
+            }
+            // No node and no dmsetup: a host without device-mapper, as quiet as a missing
+            // dmsetup was.
+            Ok(Err(e @ DmError::Open { .. })) if e.is_missing() => {
+                debug!(error = %e, "no device-mapper control node and no dmsetup: {what} unknown");
+                Dm::Unknown
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "device-mapper ioctl failed and no dmsetup: {what} unknown");
+                Dm::Unknown
+            }
+            Err(e) => {
+                warn!(error = %e, "device-mapper did not answer: {what} unknown");
+                Dm::Unknown
+            }
+        }
+    }
+}
+
+/// What asking device-mapper's control node gave.
+enum Dm<T> {
+    /// The kernel's answer.
+    Answer(T),
+    /// No answer: ask dmsetup (if there is none, the fact is unknown).
+    Fallback,
+    /// No answer and none to be had this pass: the fact is unknown.
+    Unknown,
+}
+
+/// The kernel's multipath view from the ioctl replies, through the same parsers as dmsetup's
+/// text (a status or table string is what `dmsetup` prints after `name: start len multipath`).
+fn dm_multipath_of(lines: &TargetLines) -> DmMultipath {
+    fn words(l: &[(String, String)]) -> impl Iterator<Item = (&str, Vec<&str>)> {
+        l.iter()
+            .map(|(name, s)| (name.as_str(), s.split_whitespace().collect()))
+    }
+    DmMultipath {
+        paths: status_paths(words(&lines.status)),
+        queueing: queueing_maps(words(&lines.table)),
     }
 }
 
@@ -183,8 +293,15 @@ fn multipath_lines(text: &str) -> impl Iterator<Item = (&str, Vec<&str>)> {
 /// `<major:minor> <A|F> <fail count> <selector args…>` (Documentation/admin-guide/
 /// device-mapper/dm-multipath). A line that does not parse adds nothing (unknown).
 pub fn parse_dm_status(text: &str) -> BTreeMap<DevT, PathState> {
+    status_paths(multipath_lines(text))
+}
+
+/// [`parse_dm_status`] on `(map, words of its status string)`.
+fn status_paths<'a>(
+    lines: impl Iterator<Item = (&'a str, Vec<&'a str>)>,
+) -> BTreeMap<DevT, PathState> {
     let mut out = BTreeMap::new();
-    for (_, words) in multipath_lines(text) {
+    for (_, words) in lines {
         if let Some(paths) = parse_status_words(&words) {
             out.extend(paths);
         }
@@ -228,7 +345,12 @@ fn parse_status_words(w: &[&str]) -> Option<Vec<(DevT, PathState)>> {
 
 /// Maps whose `dmsetup table --target multipath` line has the `queue_if_no_path` feature.
 pub fn parse_dm_queueing(text: &str) -> BTreeSet<DmName> {
-    multipath_lines(text)
+    queueing_maps(multipath_lines(text))
+}
+
+/// [`parse_dm_queueing`] on `(map, words of its table string)`.
+fn queueing_maps<'a>(lines: impl Iterator<Item = (&'a str, Vec<&'a str>)>) -> BTreeSet<DmName> {
+    lines
         .filter_map(|(name, words)| {
             let n = words.first()?.parse::<usize>().ok()?;
             words
@@ -277,7 +399,7 @@ impl Inspector {
 fn probe_claim(dev_root: &Path, name: &str, dev: DevT, timeout: Duration) -> ClaimState {
     let (root, n) = (dev_root.to_path_buf(), name.to_owned());
     let node = dev_root.join(name);
-    // The same worker-with-deadline as every blocking kernel call (`act::deadline`), keyed by
+    // The same worker-with-deadline as every blocking kernel call (`bounded::deadline`), keyed by
     // the node: a flush of this device still blocked makes the answer unknown at once.
     let answer = crate::bounded::deadline::run::<_, crate::bounded::deadline::Expired, _>(
         &node.to_string_lossy(),
@@ -496,6 +618,160 @@ mpathb: 0 2097152 multipath 0 0 1 1 service-time 0 1 1 8:48 1
         let q = parse_dm_queueing(text);
         let a: DmName = "mpatha".parse().expect("name");
         assert_eq!(q.into_iter().collect::<Vec<_>>(), [a]);
+    }
+
+    #[test]
+    fn the_kernel_view_from_the_ioctls_equals_the_one_from_dmsetups_text() {
+        use crate::observe::dm_ioctl::fake::{Kernel, Map, encode_dev};
+        // (name, minor, type, status string, table string), as `dmsetup status|table` would
+        // print them after `name: 0 2048 TYPE`.
+        let maps = [
+            (
+                "mpatha",
+                0,
+                "multipath",
+                "2 0 0 0 1 1 A 0 2 2 8:16 F 1 0 1 8:32 F 2 0 1",
+                "1 queue_if_no_path 1 alua 1 1 service-time 0 2 1 8:16 1 8:32 1",
+            ),
+            (
+                "3600140512345",
+                1,
+                "multipath",
+                "2 0 0 0 2 1 A 0 1 1 8:48 A 0 0 E 0 1 1 8:64 F 3 0",
+                "0 0 2 1 round-robin 0 1 1 8:48 1 round-robin 0 1 1 8:64 1",
+            ),
+            ("vg-root", 2, "linear", "", "8:80 0"),
+        ];
+        let text = |table: bool| {
+            maps.iter()
+                .map(|m| {
+                    format!(
+                        "{}: 0 2048 {} {}\n",
+                        m.0,
+                        m.2,
+                        if table { m.4 } else { m.3 }
+                    )
+                })
+                .collect::<String>()
+        };
+        let kernel = Kernel {
+            maps: maps
+                .iter()
+                .map(|m| Map {
+                    name: m.0.into(),
+                    dev: encode_dev(253, m.1),
+                    open: 0,
+                    targets: vec![(0, 2048, m.2.into(), m.3.into(), m.4.into())],
+                })
+                .collect(),
+            version: 4,
+            ..Kernel::default()
+        };
+        let lines = dm_ioctl::target_lines(&kernel, "multipath").expect("replies");
+        let from_ioctl = dm_multipath_of(&lines);
+        assert_eq!(from_ioctl.paths, parse_dm_status(&text(false)));
+        assert_eq!(from_ioctl.queueing, parse_dm_queueing(&text(true)));
+        assert_eq!(from_ioctl.paths.len(), 4);
+        assert_eq!(from_ioctl.queueing.len(), 1);
+    }
+
+    #[test]
+    fn no_control_node_and_no_dmsetup_leave_open_counts_and_kernel_states_unknown() {
+        // Fail closed exactly as a missing or failing dmsetup does: no open count (the kernel
+        // refuses to remove an open map), no kernel path state (no map taken for dead).
+        let d = tempfile::tempdir().expect("tempdir");
+        let i = Inspector {
+            scan_proc: false,
+            ..Inspector::none().with_dev_root(d.path())
+        };
+        assert!(i.open_counts().is_empty());
+        assert_eq!(i.dm_multipath(), None);
+    }
+
+    #[test]
+    fn a_control_node_that_cannot_be_used_falls_back_to_dmsetup() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tempdir");
+        // A plain file where the control node should be: never ioctled, dmsetup asked instead.
+        fs::create_dir(d.path().join("mapper")).expect("mkdir");
+        fs::write(d.path().join("mapper/control"), "").expect("node");
+        let script = d.path().join("dmsetup");
+        fs::write(
+            &script,
+            "#!/bin/sh\ncase \"$1\" in\n\
+             info) printf 'mpatha\\t2\\n' ;;\n\
+             status) echo 'mpatha: 0 2048 multipath 2 0 0 0 1 1 A 0 1 2 8:16 F 1 0 1' ;;\n\
+             table) echo 'mpatha: 0 2048 multipath 1 queue_if_no_path 0 1 1 service-time 0 1 1 8:16 1' ;;\n\
+             esac\n",
+        )
+        .expect("script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let i = Inspector {
+            dmsetup: Some(Program::at(&script)),
+            timeout: Duration::from_secs(10),
+            ..Inspector::none().with_dev_root(d.path())
+        };
+        let a: DmName = "mpatha".parse().expect("name");
+        assert_eq!(i.open_counts().get(&a), Some(&2));
+        let dm = i.dm_multipath().expect("dmsetup answered");
+        assert_eq!(dm.paths.get(&DevT::new(8, 16)), Some(&PathState::Failed));
+        assert!(dm.queueing.contains(&a));
+    }
+
+    #[test]
+    fn a_device_mapper_query_past_its_deadline_is_unknown_and_dmsetup_is_not_asked() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::mpsc;
+        use std::time::Instant;
+        // A DM ioctl can wait behind a map being suspended; dmsetup would wait in the same place.
+        struct Stuck(mpsc::Receiver<()>);
+        impl Ioctl for Stuck {
+            fn call(&self, _: dm_ioctl::Cmd, _: &mut [u8]) -> Result<(), nix::errno::Errno> {
+                let _ = self.0.recv();
+                Err(nix::errno::Errno::EIO)
+            }
+        }
+        let d = tempfile::tempdir().expect("tempdir");
+        let marker = d.path().join("dmsetup-ran");
+        let script = d.path().join("dmsetup");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ntouch '{}'\nprintf 'mpatha\\t0\\n'\n",
+                marker.display()
+            ),
+        )
+        .expect("script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let i = Inspector {
+            dmsetup: Some(Program::at(&script)),
+            timeout: Duration::from_millis(100),
+            ..Inspector::none().with_dev_root(d.path())
+        };
+        let (release, wait) = mpsc::channel();
+        let t0 = Instant::now();
+        let r = i.ask_dm_through(
+            "open counts",
+            move |_: &Path| Ok(Stuck(wait)),
+            dm_ioctl::open_counts,
+        );
+        assert!(matches!(r, Dm::Unknown));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        // While that worker is still in the kernel, the next pass knows nothing at once.
+        let t1 = Instant::now();
+        assert!(i.open_counts().is_empty());
+        assert!(t1.elapsed() < Duration::from_millis(500));
+        assert!(
+            !marker.exists(),
+            "dmsetup was asked while device-mapper blocked"
+        );
+        // Once it lets go, the (missing) control node sends the next pass to dmsetup.
+        release.send(()).expect("worker waiting");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while i.open_counts().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(marker.exists());
     }
 
     #[test]

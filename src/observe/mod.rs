@@ -5,6 +5,7 @@
 //! Nothing outside this module reads `/sys` or `/proc` or opens the uevent
 //! socket; nothing in it writes.
 
+pub mod dm_ioctl;
 pub mod exclusive;
 pub mod inspect;
 pub mod monitor;

@@ -8,6 +8,7 @@
 #      LUNGUARD_VM_TIMEOUT  seconds before the VM is killed (default 300)
 #      LUNGUARD_VM_ENV      shell assignments the scenario sees (lib.sh sources them), e.g.
 #                           "LG_ROUNDS=5 LG_VERBOSE=-vv" for daemon-rescan.sh
+#      LUNGUARD_VM_EXTRA    a directory shared with the guest as /share/extra (benchmarks)
 # Exit status: the scenario's. The serial console log is printed when it fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +31,7 @@ printf '%s\n' "${LUNGUARD_VM_ENV:-}" >"$share/env"
 # The shipped unit: scenarios run the daemon under its capability bounding set.
 cp "$top/systemd/lunguard.service" "$share/lunguard.service"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
+if [ -n "${LUNGUARD_VM_EXTRA:-}" ]; then cp -r "$LUNGUARD_VM_EXTRA" "$share/extra"; fi
 
 name=$(basename "$scenario" .sh)
 log=$share/console.log

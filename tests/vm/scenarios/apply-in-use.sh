@@ -12,6 +12,12 @@ lg_config 0s
 for l in 0 3; do lg_attach vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
 before=$(ls /sys/class/scsi_device | tr '\n' ' ')
 lunguard plan --config "$LG_CONF" | tee "$OUT/plan.txt"
+# Issue 8: the open counts and the kernel's path states come from device-mapper's ioctls, not
+# from a dmsetup process; dmsetup's own view is kept beside them for the test to compare.
+lunguard -vv plan --config "$LG_CONF" >/dev/null 2>"$OUT/plan-debug.txt"
+grep 'device-mapper' "$OUT/plan-debug.txt" >"$OUT/dm-ioctl.txt"
+dmsetup info -c --noheadings --separator ' ' -o name,open "$m1" >"$OUT/dmsetup-open.txt"
+grep -q 'asking dmsetup instead' "$OUT/plan-debug.txt" && fail "dmsetup was asked: $(cat "$OUT/dm-ioctl.txt")"
 lunguard apply --once --config "$LG_CONF" | tee "$OUT/apply.txt"
 rc_line=$(lunguard apply --once --config "$LG_CONF" >/dev/null; echo $?)
 after=$(ls /sys/class/scsi_device | tr '\n' ' ')
