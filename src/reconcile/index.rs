@@ -6,11 +6,13 @@
 //! order (snapshot order for observed objects, file order for attachments). The maps are only
 //! ever looked up, never iterated, so their order never reaches a plan. Pure; no IO.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Attachment, Iqn, Portal};
 use crate::observe::{DmDevice, DmKind, IscsiSession, ScsiDevice, ScsiHost, Snapshot};
+
+use super::context::PathState;
 
 /// FxHash's multiply-and-rotate (rustc's own table hasher). The keys here are numbers and names
 /// the kernel assigns (session ids, block and dm names) and names from the root-owned state files
@@ -62,8 +64,17 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The multiply leaves an input's high bits out of the product's low bits, and the table
+    /// picks buckets by the low bits: names that differ only after a common first word (`sdab`,
+    /// `sdac`, … share `sd`) fell into a few dozen buckets, quadratic at 100,000 paths. A
+    /// final avalanche (murmur3's `fmix64`) spreads every input bit over the low ones.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -100,6 +111,9 @@ pub(crate) struct Index<'a> {
     /// Attachments at each target and LUN, their positions in file order. Nested rather than
     /// keyed by the pair so a lookup can borrow the answer with any target reference.
     attachments_at: FxMap<&'a Iqn, FxMap<u64, Vec<usize>>>,
+    /// Block devices multipathd reports failed (`Context::path_states`): usually none, so most
+    /// paths need no lookup in the (string-keyed, pointer-chasing) table of every path's state.
+    failed_paths: FxSet<&'a str>,
     /// Per target, the position of the first attachment overriding `on_unexpected` and of the
     /// first overriding `force`.
     overrides: FxMap<&'a Iqn, (Option<usize>, Option<usize>)>,
@@ -107,9 +121,18 @@ pub(crate) struct Index<'a> {
 
 impl<'a> Index<'a> {
     /// One pass over each input.
-    pub(crate) fn new(desired: &'a [Attachment], observed: &'a Snapshot) -> Self {
+    pub(crate) fn new(
+        desired: &'a [Attachment],
+        observed: &'a Snapshot,
+        path_states: &'a BTreeMap<String, PathState>,
+    ) -> Self {
         let mut ix = Self {
             observed_dm: &observed.dm_devices,
+            failed_paths: path_states
+                .iter()
+                .filter(|(_, s)| **s == PathState::Failed)
+                .map(|(b, _)| b.as_str())
+                .collect(),
             ..Self::default()
         };
         for s in &observed.iscsi_sessions {
@@ -219,6 +242,11 @@ impl<'a> Index<'a> {
             .and_then(|i| self.observed_dm.get(i))
     }
 
+    /// Whether multipathd reports block device `block` failed.
+    pub(crate) fn path_failed(&self, block: &str) -> bool {
+        !self.failed_paths.is_empty() && self.failed_paths.contains(block)
+    }
+
     /// Whether some attachment names `target`.
     pub(crate) fn declares_target(&self, target: &Iqn) -> bool {
         self.declared_targets.contains(target)
@@ -244,5 +272,41 @@ impl<'a> Index<'a> {
         let on = firsts.clone().filter_map(|o| o.0).min();
         let force = firsts.filter_map(|o| o.1).min();
         (on, force)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    use super::FxHasher;
+
+    /// `sda`, `sdb`, … `sdaa`, … as the kernel names disks.
+    fn sd_name(mut i: usize) -> String {
+        let mut letters = Vec::new();
+        i += 1;
+        while i > 0 {
+            i -= 1;
+            letters.push(b'a' + (i % 26) as u8);
+            i /= 26;
+        }
+        letters.reverse();
+        format!("sd{}", String::from_utf8_lossy(&letters))
+    }
+
+    #[test]
+    fn names_sharing_a_prefix_spread_over_the_low_bits() {
+        // The table picks a bucket by the hash's low bits; without the final avalanche, 4,096
+        // disk names landed in 32 buckets (planning 100,000 paths took seconds).
+        let build = BuildHasherDefault::<FxHasher>::default();
+        let buckets: HashSet<u64> = (0..4096)
+            .map(|i| build.hash_one(sd_name(i).as_str()) & 4095)
+            .collect();
+        assert!(buckets.len() > 2000, "{} buckets", buckets.len());
+        let luns: HashSet<u64> = (0..4096u64)
+            .map(|l| build.hash_one((2u32, l)) & 4095)
+            .collect();
+        assert!(luns.len() > 2000, "{} buckets", luns.len());
     }
 }
