@@ -180,15 +180,11 @@ fn intent(
         return Intent::Unwanted;
     };
     // The first attachment (file order) at this address whose portals include the path's.
-    let found = index
-        .attachments_at(target, dev.hctl.lun)
-        .iter()
-        .copied()
-        .find(|&i| {
-            // A session whose portal could not be read matches any portal:
-            // missing information must never make a device look unwanted.
-            portal.is_none_or(|p| desired[i].portals.contains(&p))
-        });
+    let found = index.attachments_at(target, dev.hctl.lun).find(|&i| {
+        // A session whose portal could not be read matches any portal:
+        // missing information must never make a device look unwanted.
+        portal.is_none_or(|p| desired[i].portals.contains(&p))
+    });
     let Some(i) = found else {
         return Intent::Unwanted;
     };
