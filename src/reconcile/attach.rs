@@ -2,14 +2,11 @@
 //! missing, and the narrow actions that add the missing parts (login with
 //! manual scan, one-LUN scan, multipath map). Pure; no IO.
 
-use std::collections::BTreeMap;
-
 use crate::model::{Attachment, Hctl, ScsiDeviceState, Wwid};
 use crate::snapshot::ScsiDevice;
 
 use super::index::Index;
 use crate::plan::{Action, Finding, FindingKind, Subject};
-use crate::snapshot::PathState;
 
 /// The actions one attachment needs (its findings go straight into the plan's).
 #[derive(Debug, Default)]
@@ -30,7 +27,7 @@ fn channel_target(index: &Index<'_>, sid: u32) -> (u32, u32) {
 }
 
 /// Plans one attachment. `excluded` attachments (target excluded by scope)
-/// only get a finding. `path_states` is multipathd's view by block name: a
+/// only get a finding. `index.path_failed` is multipathd's view by block name: a
 /// path it reports `failed` is not usable even while its SCSI device says
 /// `running` (the kernel keeps it running when the array drops the LUN).
 /// The attachment's verdict, worst first: `WrongWwid` (another LUN at a
@@ -40,7 +37,6 @@ pub(crate) fn attachment(
     index: &Index<'_>,
     att: &Attachment,
     excluded: bool,
-    path_states: &BTreeMap<String, PathState>,
     findings: &mut Vec<Finding>,
 ) -> AttachPlan {
     let mut out = AttachPlan::default();
@@ -109,7 +105,7 @@ pub(crate) fn attachment(
         }
         present += 1;
         let block = dev.block.as_ref().map(|b| b.name.as_str());
-        let failed = block.is_some_and(|b| path_states.get(b) == Some(&PathState::Failed));
+        let failed = block.is_some_and(|b| index.path_failed(b));
         // Formatted only for a degraded path (most paths are converged).
         let label =
             || block.map_or_else(|| dev.hctl.to_string(), |b| format!("{} ({b})", dev.hctl));

@@ -182,15 +182,11 @@ fn intent(
         return Intent::Unwanted;
     };
     // The first attachment (file order) at this address whose portals include the path's.
-    let found = index
-        .attachments_at(target, dev.hctl.lun)
-        .iter()
-        .copied()
-        .find(|&i| {
-            // A session whose portal could not be read matches any portal:
-            // missing information must never make a device look unwanted.
-            portal.is_none_or(|p| desired[i].portals.contains(&p))
-        });
+    let found = index.attachments_at(target, dev.hctl.lun).find(|&i| {
+        // A session whose portal could not be read matches any portal:
+        // missing information must never make a device look unwanted.
+        portal.is_none_or(|p| desired[i].portals.contains(&p))
+    });
     let Some(i) = found else {
         return Intent::Unwanted;
     };
@@ -265,13 +261,41 @@ pub(crate) fn luns<'a>(
             });
         }
     }
-    // Keys are distinct (one LUN a map name, WWID or lone address).
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<Lun<'a>> = groups.into_iter().map(|(_, lun)| lun).collect();
+    // In key order (keys are distinct: one LUN a map name, WWID or lone address). Compared on
+    // the variant and an inline prefix of the name first, so sorting does not follow a pointer
+    // to every name at every comparison; equal prefixes fall back to the whole key.
+    let mut order: Vec<(u8, [u8; 16], usize)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (key, _))| match key {
+            Key::Map(name) => (0, prefix(name), i),
+            Key::Wwid(w) => (1, prefix(w.as_str()), i),
+            Key::Alone(_) => (2, [0; 16], i),
+        })
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| groups[a.2].0.cmp(&groups[b.2].0))
+    });
+    let mut taken: Vec<Option<Lun<'a>>> = groups.into_iter().map(|(_, lun)| Some(lun)).collect();
+    let mut out: Vec<Lun<'a>> = order
+        .iter()
+        .filter_map(|&(_, _, i)| taken[i].take())
+        .collect();
     for lun in &mut out {
         lun.in_scope = lun_in_scope(lun, ctx);
     }
     out
+}
+
+/// The first 16 bytes of `s`, zero-padded: ordered like `s` itself wherever two prefixes differ
+/// (a shorter string's padding sorts before any byte but NUL; equal prefixes decide nothing).
+fn prefix(s: &str) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    let n = s.len().min(16);
+    p[..n].copy_from_slice(&s.as_bytes()[..n]);
+    p
 }
 
 fn lun_in_scope(lun: &Lun<'_>, ctx: &Context) -> bool {

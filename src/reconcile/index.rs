@@ -6,11 +6,14 @@
 //! order (snapshot order for observed objects, file order for attachments). The maps are only
 //! ever looked up, never iterated, so their order never reaches a plan. Pure; no IO.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::model::{Attachment, Iqn, Portal};
 use crate::snapshot::{DmDevice, DmKind, IscsiSession, ScsiDevice, ScsiHost, Snapshot};
+
+use crate::snapshot::PathState;
 
 /// FxHash's multiply-and-rotate (rustc's own table hasher). The keys here are numbers and names
 /// the kernel assigns (session ids, block and dm names) and names from the root-owned state files
@@ -62,8 +65,17 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The multiply leaves an input's high bits out of the product's low bits, and the table
+    /// picks buckets by the low bits: names that differ only after a common first word (`sdab`,
+    /// `sdac`, … share `sd`) fell into a few dozen buckets, quadratic at 100,000 paths. A
+    /// final avalanche (murmur3's `fmix64`) spreads every input bit over the low ones.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -93,23 +105,35 @@ pub(crate) struct Index<'a> {
     /// Position in `observed.dm_devices` of the first multipath map with each block device among
     /// its slaves.
     multipath_over: FxMap<&'a str, usize>,
-    /// Targets some attachment names.
-    declared_targets: FxSet<&'a Iqn>,
+    /// A number for each target some attachment names (hashed once, not once a lookup).
+    target_ids: FxMap<&'a Iqn, u32>,
     /// (target, portal) pairs some attachment names.
-    declared_portals: FxSet<(&'a Iqn, Portal)>,
-    /// Attachments at each target and LUN, their positions in file order. Nested rather than
-    /// keyed by the pair so a lookup can borrow the answer with any target reference.
-    attachments_at: FxMap<&'a Iqn, FxMap<u64, Vec<usize>>>,
+    declared_portals: FxSet<(u32, Portal)>,
+    /// Attachments at each (target, LUN), their positions in file order: the first, then any
+    /// others (an address is usually declared once, so no list is allocated).
+    attachments_at: FxMap<(u32, u64), (usize, Vec<usize>)>,
+    /// Block devices multipathd reports failed (`Context::path_states`): usually none, so most
+    /// paths need no lookup in the (string-keyed, pointer-chasing) table of every path's state.
+    failed_paths: FxSet<&'a str>,
     /// Per target, the position of the first attachment overriding `on_unexpected` and of the
     /// first overriding `force`.
-    overrides: FxMap<&'a Iqn, (Option<usize>, Option<usize>)>,
+    overrides: FxMap<u32, (Option<usize>, Option<usize>)>,
 }
 
 impl<'a> Index<'a> {
     /// One pass over each input.
-    pub(crate) fn new(desired: &'a [Attachment], observed: &'a Snapshot) -> Self {
+    pub(crate) fn new(
+        desired: &'a [Attachment],
+        observed: &'a Snapshot,
+        path_states: &'a BTreeMap<String, PathState>,
+    ) -> Self {
         let mut ix = Self {
             observed_dm: &observed.dm_devices,
+            failed_paths: path_states
+                .iter()
+                .filter(|(_, s)| **s == PathState::Failed)
+                .map(|(b, _)| b.as_str())
+                .collect(),
             ..Self::default()
         };
         for s in &observed.iscsi_sessions {
@@ -124,6 +148,9 @@ impl<'a> Index<'a> {
         for h in &observed.hosts {
             ix.host.entry(h.host).or_insert(h);
         }
+        ix.device_at.reserve(observed.devices.len());
+        ix.multipath_over.reserve(2 * observed.dm_devices.len());
+        ix.attachments_at.reserve(desired.len());
         for d in &observed.devices {
             if let Some(sid) = d.iscsi_session {
                 ix.devices_of_session.entry(sid).or_default().push(d);
@@ -131,6 +158,7 @@ impl<'a> Index<'a> {
             }
         }
         let mut first_named: FxMap<&str, usize> = FxMap::default();
+        first_named.reserve(observed.dm_devices.len());
         ix.dm_group = (0..observed.dm_devices.len()).collect();
         for (i, m) in observed.dm_devices.iter().enumerate() {
             if m.kind == DmKind::Multipath {
@@ -140,23 +168,36 @@ impl<'a> Index<'a> {
                 ix.dm_group[i] = *first_named.entry(m.kernel_name.as_str()).or_insert(i);
             }
         }
+        // Attachments on one target usually follow each other: its number is looked up again
+        // only when the target changes.
+        let mut last: Option<(&Iqn, u32)> = None;
         for (i, a) in desired.iter().enumerate() {
-            ix.declared_targets.insert(&a.target);
+            let tid = match last {
+                Some((t, id)) if *t == a.target => id,
+                _ => {
+                    let next = u32::try_from(ix.target_ids.len()).unwrap_or(u32::MAX);
+                    let id = *ix.target_ids.entry(&a.target).or_insert(next);
+                    last = Some((&a.target, id));
+                    id
+                }
+            };
             for p in &a.portals {
-                ix.declared_portals.insert((&a.target, *p));
+                ix.declared_portals.insert((tid, *p));
             }
-            ix.attachments_at
-                .entry(&a.target)
-                .or_default()
-                .entry(a.lun)
-                .or_default()
-                .push(i);
-            let o = ix.overrides.entry(&a.target).or_default();
-            if a.policy.on_unexpected.is_some() {
-                o.0.get_or_insert(i);
+            match ix.attachments_at.entry((tid, a.lun)) {
+                Entry::Occupied(mut e) => e.get_mut().1.push(i),
+                Entry::Vacant(e) => {
+                    e.insert((i, Vec::new()));
+                }
             }
-            if a.policy.force.is_some() {
-                o.1.get_or_insert(i);
+            if a.policy.on_unexpected.is_some() || a.policy.force.is_some() {
+                let o = ix.overrides.entry(tid).or_default();
+                if a.policy.on_unexpected.is_some() {
+                    o.0.get_or_insert(i);
+                }
+                if a.policy.force.is_some() {
+                    o.1.get_or_insert(i);
+                }
             }
         }
         ix
@@ -219,30 +260,76 @@ impl<'a> Index<'a> {
             .and_then(|i| self.observed_dm.get(i))
     }
 
+    /// Whether multipathd reports block device `block` failed.
+    pub(crate) fn path_failed(&self, block: &str) -> bool {
+        !self.failed_paths.is_empty() && self.failed_paths.contains(block)
+    }
+
     /// Whether some attachment names `target`.
     pub(crate) fn declares_target(&self, target: &Iqn) -> bool {
-        self.declared_targets.contains(target)
+        self.target_ids.contains_key(target)
     }
 
     /// Whether some attachment names `target` with `portal` among its portals.
     pub(crate) fn declares_portal(&self, target: &Iqn, portal: Portal) -> bool {
-        self.declared_portals.contains(&(target, portal))
+        self.target_ids
+            .get(target)
+            .is_some_and(|t| self.declared_portals.contains(&(*t, portal)))
     }
 
     /// Positions of the attachments at (`target`, `lun`), in file order.
-    pub(crate) fn attachments_at(&self, target: &Iqn, lun: u64) -> &[usize] {
-        self.attachments_at
+    pub(crate) fn attachments_at(&self, target: &Iqn, lun: u64) -> impl Iterator<Item = usize> {
+        self.target_ids
             .get(target)
-            .and_then(|at| at.get(&lun))
-            .map_or(&[], Vec::as_slice)
+            .and_then(|t| self.attachments_at.get(&(*t, lun)))
+            .into_iter()
+            .flat_map(|(first, rest)| std::iter::once(*first).chain(rest.iter().copied()))
     }
 
     /// Positions of the first attachment on one of `targets` overriding `on_unexpected`, and of
     /// the first overriding `force`.
     pub(crate) fn first_overrides(&self, targets: &[&Iqn]) -> (Option<usize>, Option<usize>) {
-        let firsts = targets.iter().filter_map(|t| self.overrides.get(*t));
+        let firsts = targets
+            .iter()
+            .filter_map(|t| self.overrides.get(self.target_ids.get(*t)?));
         let on = firsts.clone().filter_map(|o| o.0).min();
         let force = firsts.filter_map(|o| o.1).min();
         (on, force)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    use super::FxHasher;
+
+    /// `sda`, `sdb`, … `sdaa`, … as the kernel names disks.
+    fn sd_name(mut i: usize) -> String {
+        let mut letters = Vec::new();
+        i += 1;
+        while i > 0 {
+            i -= 1;
+            letters.push(b'a' + (i % 26) as u8);
+            i /= 26;
+        }
+        letters.reverse();
+        format!("sd{}", String::from_utf8_lossy(&letters))
+    }
+
+    #[test]
+    fn names_sharing_a_prefix_spread_over_the_low_bits() {
+        // The table picks a bucket by the hash's low bits; without the final avalanche, 4,096
+        // disk names landed in 32 buckets (planning 100,000 paths took seconds).
+        let build = BuildHasherDefault::<FxHasher>::default();
+        let buckets: HashSet<u64> = (0..4096)
+            .map(|i| build.hash_one(sd_name(i).as_str()) & 4095)
+            .collect();
+        assert!(buckets.len() > 2000, "{} buckets", buckets.len());
+        let luns: HashSet<u64> = (0..4096u64)
+            .map(|l| build.hash_one((2u32, l)) & 4095)
+            .collect();
+        assert!(luns.len() > 2000, "{} buckets", luns.len());
     }
 }

@@ -56,7 +56,7 @@ impl Builder {
 
 /// Plans one reconcile pass. See docs/planner.md for the rules.
 pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &Context) -> Plan {
-    let index = Index::new(desired, observed);
+    let index = Index::new(desired, observed, &ctx.path_states);
     let env = Env {
         desired,
         observed,
@@ -152,7 +152,7 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
 
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
-        let p = attach::attachment(&index, att, excluded, &ctx.path_states, &mut findings);
+        let p = attach::attachment(&index, att, excluded, &mut findings);
         let why = |a: Action| (a, format!("declared by {}", att.name));
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
