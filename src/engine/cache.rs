@@ -76,15 +76,47 @@ impl Needs {
         self.maps || self.disks
     }
 
-    /// A touched map, or a touched disk under a map: the map facts may have changed (multipathd
-    /// failing or reinstating a path sends a `change` of the map).
-    pub(super) fn of_touched(touched: &Touched, snap: &Snapshot) -> Self {
-        let maps = !touched.dm.is_empty()
-            || touched
-                .devices
-                .iter()
-                .any(|h| under_a_map(snap, *h).unwrap_or(false));
-        Self { maps, disks: false }
+    /// What `self` asks that `done` did not.
+    pub(super) fn without(self, done: Self) -> Self {
+        Self {
+            maps: self.maps && !done.maps,
+            disks: self.disks && !done.disks,
+        }
+    }
+
+    /// What the touched devices need before a plan: a touched map, or a touched disk under a
+    /// map, may have changed the map facts (multipathd failing or reinstating a path sends a
+    /// `change` of the map); a touched disk never seen before (the kernel's `add` of a LUN, rogue
+    /// or declared) is likely removal work, so its facts are read now and the plan is made once
+    /// instead of twice.
+    pub(super) fn of_touched(
+        touched: &Touched,
+        snap: &Snapshot,
+        seen: Option<&BTreeMap<DeviceKey, SystemTime>>,
+    ) -> Self {
+        let mut n = Self {
+            maps: !touched.dm.is_empty(),
+            disks: false,
+        };
+        for h in &touched.devices {
+            let Some(d) = snap.devices.iter().find(|d| d.hctl == *h) else {
+                continue;
+            };
+            let mapped = under_a_map(snap, *h).unwrap_or(false);
+            n.maps |= mapped;
+            let key = DeviceKey::Path {
+                hctl: d.hctl,
+                wwid: d.wwid.clone(),
+            };
+            if !seen.is_some_and(|s| s.contains_key(&key)) {
+                if mapped {
+                    n = Self::ALL;
+                } else {
+                    n.disks = true;
+                }
+            }
+        }
+        n
     }
 
     /// What the removal work of `plan` needs: a bare disk's use is in `/proc`; a map's (and a

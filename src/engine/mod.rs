@@ -226,35 +226,30 @@ impl Engine {
             });
         };
         let policy = policy::from_config(&self.config);
-        let mut needs = if fresh.touched.everything || cache.facts.is_none() {
+        let needs = if fresh.touched.everything || cache.facts.is_none() {
             Needs::ALL
         } else {
-            Needs::of_touched(&fresh.touched, &snapshot)
+            Needs::of_touched(&fresh.touched, &snapshot, cache.seen.as_ref())
         };
-        let mut first = None;
-        if !needs.any() {
-            // The remembered facts decide only findings here; if this plan removes anything or
-            // finds an unwanted device, they are read afresh and the plan made again below.
-            let facts = cache.facts.get_or_insert_with(Facts::default);
-            let ctx = facts.apply(&snapshot, base.clone());
-            let plan = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
-            phases.mark("plan_remembered_facts");
-            needs = Needs::of_plan(&plan, &snapshot);
-            if !needs.any() {
-                first = Some((plan, ctx));
-            }
+        let facts = cache.facts.get_or_insert_with(Facts::default);
+        facts.gather(&self.inspector, &self.config.roots.proc, needs, &mut phases);
+        let mut ctx = facts.apply(&snapshot, base.clone());
+        let mut first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+        phases.mark("plan");
+        // Removal work planned on remembered facts is planned again on fresh ones: nothing is
+        // removed on a remembered "not in use".
+        let missing = Needs::of_plan(&first, &snapshot).without(needs);
+        if missing.any() {
+            facts.gather(
+                &self.inspector,
+                &self.config.roots.proc,
+                missing,
+                &mut phases,
+            );
+            ctx = facts.apply(&snapshot, base);
+            first = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
+            phases.mark("plan_fresh_facts");
         }
-        let (first, mut ctx) = match first {
-            Some(done) => done,
-            None => {
-                let facts = cache.facts.get_or_insert_with(Facts::default);
-                facts.gather(&self.inspector, &self.config.roots.proc, needs, &mut phases);
-                let ctx = facts.apply(&snapshot, base);
-                let plan = reconcile::plan(&state.attachments, &snapshot, &policy, &ctx);
-                phases.mark("plan");
-                (plan, ctx)
-            }
-        };
         // Ask the kernel about the bare disks this plan would delete (it sees mounts in every
         // namespace and every claim); plan again if any is not free.
         ctx.claims = self
