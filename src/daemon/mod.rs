@@ -99,6 +99,8 @@ pub struct Summary {
     pub failed: u64,
     /// Overflow resyncs.
     pub overflows: u64,
+    /// Uevents taken from the input channel (a storm test counts that none was lost).
+    pub uevents: u64,
 }
 
 /// The latest pass, shared with the control socket.
@@ -228,6 +230,7 @@ impl Daemon {
                     let Some(input) = input else { break "input closed".to_owned() };
                     match input {
                         Input::Uevent(ev) => {
+                            summary.uevents += 1;
                             let keys = uevent::keys(&ev);
                             let doubt = uevent::identity_keys(&ev);
                             if !doubt.is_empty() {
