@@ -152,15 +152,15 @@ fi
 # in the work directory (never /run/lunguard). It listens to this machine's kernel uevents (it only
 # receives; observe mode acts on nothing, and its roots are the tree). Ready = `lunguard plan`
 # answered by the daemon over its control socket (its first full pass is done).
-task_ctxt() {  # PID -> "voluntary nonvoluntary threads", summed over its live threads
-    local v=0 n=0 t=0 f k val
+task_ctxt() {  # PID -> one "TID NAME SWITCHES" line a live thread (voluntary + nonvoluntary)
+    local f k val s tid
     for f in /proc/"$1"/task/*/status; do
-        t=$((t + 1))
+        tid=${f%/status}; tid=${tid##*/}; s=0
         while read -r k val _; do
-            case $k in voluntary_ctxt_switches:) v=$((v + val)) ;; nonvoluntary_ctxt_switches:) n=$((n + val)) ;; esac
+            case $k in voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:) s=$((s + val)) ;; esac
         done <"$f" 2>/dev/null || true
-    done
-    echo "$v $n $t"
+        echo "$tid $(tr ' ' _ <"/proc/$1/task/$tid/comm" 2>/dev/null | sed 's/-[0-9]*$/-N/') $s"
+    done | sort
 }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status; }   # PID FIELD -> kB
 cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/"$1"/stat; }  # utime + stime, all threads
@@ -190,13 +190,16 @@ for p in "${sizes[@]}"; do
     D_RSS[$p]=$(status_kib "$dpid" VmRSS) D_HWM[$p]=$(status_kib "$dpid" VmHWM)
     if [ "$p" = "${sizes[-1]}" ]; then
         # Idle window: no input but the host's own uevents; context switches of every thread, CPU.
-        read -r v0 n0 th0 < <(task_ctxt "$dpid"); c0=$(cpu_ticks "$dpid")
+        task_ctxt "$dpid" >"$work/ctxt0"; c0=$(cpu_ticks "$dpid")
         sleep "$idle"
-        read -r v1 n1 th1 < <(task_ctxt "$dpid"); c1=$(cpu_ticks "$dpid")
-        IDLE_WAKE=$(( (v1 - v0) + (n1 - n0) )) IDLE_THREADS="$th0 → $th1"
+        task_ctxt "$dpid" >"$work/ctxt1"; c1=$(cpu_ticks "$dpid")
+        # Threads alive at both ends (one that exits in the window takes its count with it).
+        join "$work/ctxt0" "$work/ctxt1" | awk '{print $2, $5 - $3}' >"$work/ctxt"
+        IDLE_WAKE=$(awk '{s += $2} END {print s + 0}' "$work/ctxt")
+        IDLE_THREADS="$(wc -l <"$work/ctxt0") → $(wc -l <"$work/ctxt1")"
         IDLE_CPU_MS=$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))
         IDLE_RSS=$(status_kib "$dpid" VmRSS) IDLE_HWM=$(status_kib "$dpid" VmHWM)
-        IDLE_BY_THREAD=$(for t in /proc/"$dpid"/task/*; do tr ' ' _ <"$t/comm"; done | sed 's/-[0-9]*$/-N/' | sort | uniq -c | awk '{printf "%s%s × %s", sep, $1, $2; sep=", "}')
+        IDLE_BY_THREAD=$(awk '{n[$1]++; w[$1] += $2} END {for (k in n) printf "%s%d × %s: %d", (sep++ ? ", " : ""), n[k], k, w[k]}' "$work/ctxt")
         # Which calls wake it: a second window under strace (ptrace adds switches of its own, so
         # the count above is taken without it).
         IDLE_STRACE=""
@@ -372,7 +375,7 @@ second window of the same length under \`strace -f -c -p\`.
 | | |
 |---|---|
 | context switches (wake-ups) | **$IDLE_WAKE** in $idle s ($(awk -v w="$IDLE_WAKE" -v s="$idle" 'BEGIN {printf "%.1f", w/s}') a second); goal met (none beyond the timers): $wake_met |
-| threads | $IDLE_THREADS ($IDLE_BY_THREAD) |
+| threads at the start → end; switches by thread | $IDLE_THREADS; $IDLE_BY_THREAD |
 | CPU | $IDLE_CPU_MS ms |
 | VmRSS / VmHWM at the end | $(awk -v k="$IDLE_RSS" 'BEGIN {printf "%.1f MiB", k/1024}') / $(awk -v k="$IDLE_HWM" 'BEGIN {printf "%.1f MiB", k/1024}') |
 | system calls in the strace window | ${IDLE_STRACE:-strace not installed} |
