@@ -97,10 +97,10 @@ pub struct Summary {
     pub would_change: u64,
     /// Steps that failed.
     pub failed: u64,
-    /// Overflow resyncs.
-    pub overflows: u64,
     /// Uevents taken from the input channel (a storm test counts that none was lost).
     pub uevents: u64,
+    /// Overflow resyncs. Kept last: the VM's flood scenario reads it from the `Debug` line.
+    pub overflows: u64,
 }
 
 /// The latest pass, shared with the control socket.
