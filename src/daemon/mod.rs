@@ -97,7 +97,9 @@ pub struct Summary {
     pub would_change: u64,
     /// Steps that failed.
     pub failed: u64,
-    /// Overflow resyncs.
+    /// Uevents taken from the input channel (a storm test counts that none was lost).
+    pub uevents: u64,
+    /// Overflow resyncs. Kept last: the VM's flood scenario reads it from the `Debug` line.
     pub overflows: u64,
 }
 
@@ -228,6 +230,7 @@ impl Daemon {
                     let Some(input) = input else { break "input closed".to_owned() };
                     match input {
                         Input::Uevent(ev) => {
+                            summary.uevents += 1;
                             let keys = uevent::keys(&ev);
                             let doubt = uevent::identity_keys(&ev);
                             if !doubt.is_empty() {
@@ -318,6 +321,8 @@ impl Daemon {
                 // In observe mode too: first-seen times are bookkeeping, not action, and without
                 // them the grace period never ends and observe never previews a removal.
                 engine.remember(plan, now)?;
+                // Durable now: the store has no background flusher (docs/store.md).
+                engine.store().sync()?;
                 // A desired state that differs from the last one clears the degraded marks
                 // (below); one that does not keeps them, however often the watch fires.
                 if matches!(pass.reload, Reload::Replaced { changed: true, .. }) {

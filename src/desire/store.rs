@@ -95,12 +95,23 @@ pub trait Store: Send + Sync {
 
     /// When the unwanted device `key` (e.g. `"3:0:0:1 naa.6001…"`) was first
     /// seen: records `now` if it was not known. The grace period counts from
-    /// the returned time. Not flushed: losing it in a crash only restarts the
-    /// grace period, which errs on the safe side.
+    /// the returned time. Not flushed by itself (a pass may note thousands of
+    /// keys): durable after [`Store::sync`] or when the store is dropped.
     fn first_seen(&self, key: &str, now: SystemTime) -> Result<SystemTime, StoreError>;
 
-    /// Forgets `key` (the device is gone, or is wanted again).
+    /// Forgets `key` (the device is gone, or is wanted again). Not flushed by
+    /// itself, like [`Store::first_seen`].
     fn forget_seen(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable. The daemon calls it once a pass after
+    /// recording first-seen times: the store runs no background flusher (it
+    /// would wake an idle daemon every 500 ms), so until then a crash could
+    /// lose them — a lost `forget_seen` would leave a stale first-seen time
+    /// that shortens a reappearing device's grace period. In-memory stores
+    /// have nothing to do.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Every remembered first-seen time, by key.
     fn seen(&self) -> Result<Vec<(String, SystemTime)>, StoreError>;
