@@ -192,10 +192,19 @@ impl Facts {
         if needs.maps {
             self.open_counts = inspector.open_counts();
             phases.mark("dm_open_counts");
-            self.path_states = inspector.path_states();
-            phases.mark("multipathd_paths");
             self.dm = inspector.dm_multipath();
             phases.mark("dm_status_table");
+            // The kernel's own path states win over multipathd's wherever both exist, and the
+            // kernel's status lists every path of every multipath map; multipathd is asked (a
+            // process spawn, most of a pass's time in the VM) only when the kernel could not be.
+            // A slave neither names stays unknown, which refuses its map's removal.
+            self.path_states = if self.dm.is_some() {
+                BTreeMap::new()
+            } else {
+                let states = inspector.path_states();
+                phases.mark("multipathd_paths");
+                states
+            };
         }
         if needs.disks {
             self.open = inspector.open_blocks(proc_root);
