@@ -91,6 +91,20 @@ impl World {
         assert!(report.ok(), "{plan}\n{report}");
     }
 
+    /// A pass after the events since the last one, as the daemon runs it.
+    fn after_events(&mut self) -> Pass {
+        let touched = self.touched();
+        self.engine
+            .prepare_with(
+                SystemTime::now(),
+                &Fresh {
+                    desired: false,
+                    touched,
+                },
+            )
+            .unwrap()
+    }
+
     fn asked(&self) -> usize {
         self.asked.load(Ordering::SeqCst)
     }
@@ -128,17 +142,7 @@ fn a_pass_after_an_event_plans_what_a_full_pass_would_and_asks_only_what_removal
     w.run(&first);
     drop(first);
     // The removal's own events patch the cache; then the host is converged…
-    let touched = w.touched();
-    let after = w
-        .engine
-        .prepare_with(
-            SystemTime::now(),
-            &Fresh {
-                desired: false,
-                touched,
-            },
-        )
-        .unwrap();
+    let after = w.after_events();
     assert!(
         after.plan.as_ref().unwrap().is_empty(),
         "{}",
@@ -165,19 +169,16 @@ fn a_pass_after_an_event_plans_what_a_full_pass_would_and_asks_only_what_removal
 
     // A broad rescan on one session brings LUN 3 back as a bare path (no map: one path only).
     w.lab.sim.broad_rescan(host0).unwrap();
-    let touched = w.touched();
-    assert!(!touched.devices.is_empty(), "{touched:?}");
     let before = w.asked();
-    let incremental = w
-        .engine
-        .prepare_with(
-            SystemTime::now(),
-            &Fresh {
-                desired: false,
-                touched,
-            },
-        )
-        .unwrap();
+    let incremental = w.after_events();
+    assert!(
+        incremental
+            .snapshot
+            .devices
+            .iter()
+            .any(|d| d.hctl.host == host0 && d.hctl.lun == 3),
+        "the rescan's LUN is in the patched snapshot"
+    );
     let inc_plan = incremental.plan.clone().unwrap();
     assert!(
         inc_plan
