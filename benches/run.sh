@@ -287,7 +287,7 @@ across runs and machines, not the absolute times. Nothing here is asserted by a 
 |---|---|
 | date | $(date -u '+%Y-%m-%d %H:%M UTC') |
 | machine | $(nproc) CPUs, ${cpu_model:-unknown CPU}, $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r) |
-| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) (other builds and VMs were running) |
+| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) |
 | lunguard | $(git rev-parse --short HEAD 2>/dev/null || echo "?")$(git diff --quiet 2>/dev/null || echo "+changes"), release build |
 | reference | lsscsi $(lsscsi -V 2>&1 | head -1 | sed 's/^version: *//') (Debian), run as \`lsscsi -k -y TREE …\` |
 | rounds | $runs timed rounds a figure; median wall time (min–max), median CPU time (user + system) |
