@@ -30,8 +30,7 @@ struct World {
 }
 
 impl World {
-    /// Four LUNs on two portals, both logged in with automatic scans (maps built); LUNs 0–2
-    /// declared.
+    /// Four LUNs on two portals, nothing logged in; LUNs 0–2 declared.
     fn new() -> Self {
         let dir = tempfile::tempdir_in(scratch_root()).unwrap();
         let lab = Lab::new(dir.path().join("host"), 4).unwrap();
@@ -75,6 +74,18 @@ impl World {
         }
     }
 
+    /// [`World::new`] with both portals logged in, scanning automatically (maps built).
+    fn logged_in() -> Self {
+        let w = Self::new();
+        for p in w.lab.portals.clone() {
+            w.lab
+                .sim
+                .login(&w.lab.target, &p, ScanMode::Automatic)
+                .unwrap();
+        }
+        w
+    }
+
     fn touched(&mut self) -> Touched {
         let mut t = Touched::default();
         while let Ok(e) = self.rx.try_recv() {
@@ -116,13 +127,7 @@ fn steps(p: &Plan) -> Vec<String> {
 
 #[test]
 fn a_pass_after_an_event_plans_what_a_full_pass_would_and_asks_only_what_removal_needs() {
-    let mut w = World::new();
-    for p in w.lab.portals.clone() {
-        w.lab
-            .sim
-            .login(&w.lab.target, &p, ScanMode::Automatic)
-            .unwrap();
-    }
+    let mut w = World::logged_in();
     let host0 = w.lab.sim.sessions()[0].host;
     // The first pass reads everything; LUN 3 (not declared) goes.
     let _ = w.touched();
@@ -203,13 +208,7 @@ fn a_pass_after_an_event_plans_what_a_full_pass_would_and_asks_only_what_removal
 
 #[test]
 fn a_state_edit_is_read_only_when_the_state_directory_says_so() {
-    let mut w = World::new();
-    for p in w.lab.portals.clone() {
-        w.lab
-            .sim
-            .login(&w.lab.target, &p, ScanMode::Automatic)
-            .unwrap();
-    }
+    let mut w = World::logged_in();
     let _ = w.touched();
     let first = w.engine.prepare(SystemTime::now()).unwrap();
     w.run(&first);

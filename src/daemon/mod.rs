@@ -321,8 +321,6 @@ impl Daemon {
                 // In observe mode too: first-seen times are bookkeeping, not action, and without
                 // them the grace period never ends and observe never previews a removal.
                 engine.remember(plan, now)?;
-                // Durable now: the store has no background flusher (docs/store.md).
-                engine.store().sync()?;
                 // A desired state that differs from the last one clears the degraded marks
                 // (below); one that does not keeps them, however often the watch fires.
                 if matches!(pass.reload, Reload::Replaced { changed: true, .. }) {

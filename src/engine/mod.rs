@@ -319,6 +319,9 @@ impl Engine {
                 seen.remove(k);
             }
         }
+        // Durable before anything acts on them (the store has no background flusher; one fsync
+        // a pass, none when nothing changed): `plan` and `apply --once` as much as the daemon.
+        self.store.sync()?;
         Ok(())
     }
 
