@@ -2,10 +2,12 @@
 # Installs what building and testing lunguard needs on a Debian 12 host (as root), and nothing
 # when it is all there already. Idempotent; safe to run before every build.
 #   qemu-system-x86, cpio, kmod, bc   the real-kernel test VM (tests/vm)
+#   systemd                           systemd-analyze: the unit's verify and security checks
+#                                     (tests/alert_units.rs)
 #   lsscsi                            the reference the benchmark trees are checked and timed
 #                                     against (tests/bench_fidelity.rs, benches/run.sh)
 set -euo pipefail
-need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi)
+need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
