@@ -19,8 +19,7 @@ pub fn convert(markdown: &str) -> String {
     let mut skipping = false;
     while i < lines.len() {
         let line = lines[i];
-        if let Some(title) = line.strip_prefix("# ") {
-            let _ = title;
+        if line.starts_with("# ") {
             out.push(".SH DESCRIPTION".to_owned());
             i += 1;
             continue;
