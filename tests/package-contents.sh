@@ -61,8 +61,8 @@ field() { $T dpkg-deb -f "$deb" "$1"; }
 [ "$(field Section)" = admin ] || bad "Section: $(field Section)"
 [[ "$(field Depends)" == *libc6* ]] || bad "Depends: $(field Depends) (no libc6)"
 [ "$(field Recommends)" = "open-iscsi, multipath-tools" ] || bad "Recommends: $(field Recommends)"
-head -n1 pkg/deb/changelog | grep -qF "lunguard ($version)" ||
-    bad "pkg/deb/changelog's newest entry is not version $version"
+head -n1 debian/changelog | grep -qF "lunguard ($version)" ||
+    bad "debian/changelog's newest entry is not version $version"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,4 +1,4 @@
-//! The package's /etc/lunguard/lunguard.toml (pkg/deb/lunguard.toml) says what it does: it
+//! The package's /etc/lunguard/lunguard.toml (debian/lunguard.toml) says what it does: it
 //! sets `mode = "observe"` and nothing else, and every commented-out setting shows the real
 //! default, so uncommenting a line changes nothing until its value is edited. A default
 //! changed in the code without the conffile fails here.
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use lunguard::config::{Config, Mode};
 
-const SHIPPED: &str = include_str!("../pkg/deb/lunguard.toml");
+const SHIPPED: &str = include_str!("../debian/lunguard.toml");
 
 #[test]
 fn shipped_config_is_the_defaults_in_observe_mode() {
