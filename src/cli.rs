@@ -13,9 +13,20 @@ Exit codes:
   1  findings or validation failure (e.g. status reported problems)
   2  usage or runtime error";
 
+/// What `lunguard --version` prints after the name: the version and the commit it was built
+/// from (build.rs; "unknown" outside a git checkout unless `LUNGUARD_COMMIT` is set), so a bug
+/// report names the exact source. `-V` prints the plain version, and so do the man pages
+/// (they must not change at every commit).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LUNGUARD_COMMIT"),
+    ")"
+);
+
 /// lunguard keeps SCSI, iSCSI and multipath devices exactly as declared.
 #[derive(Debug, Parser)]
-#[command(name = "lunguard", version, after_help = EXIT_CODES)]
+#[command(name = "lunguard", version, long_version = LONG_VERSION, after_help = EXIT_CODES)]
 pub struct Cli {
     /// More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings).
     #[arg(short, long, action = ArgAction::Count, global = true)]

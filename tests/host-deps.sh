@@ -3,10 +3,14 @@
 # when it is all there already. Idempotent; safe to run before every build.
 #   qemu-system-x86, cpio, kmod, bc   the real-kernel test VM (tests/vm)
 #   debootstrap                       the systemd flavour of the VM (tests/vm/build-image-systemd.sh)
+#   systemd                           systemd-analyze: the unit's verify and security checks
+#                                     (tests/alert_units.rs)
 #   lsscsi                            the reference the benchmark trees are checked and timed
 #                                     against (tests/bench_fidelity.rs, benches/run.sh)
+#   lintian, man-db, binutils         the package check (tests/package-contents.sh: lintian, man -l,
+#                                     readelf); cargo-deb, pinned, builds the package (cargo deb)
 set -euo pipefail
-need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi debootstrap)
+need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -21,4 +25,11 @@ if [ "${#missing[@]}" -gt 0 ] || ! apt-cache show linux-image-amd64 >/dev/null 2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     [ "${#missing[@]}" -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Debian package builder, pinned: `cargo deb --locked` (README.md, docs/decisions.md).
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+    echo "host-deps: installing cargo-deb $CARGO_DEB_VERSION" >&2
+    cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
 fi

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and integration tests (fake sysfs trees, recorded fixtures), then the
-# real-kernel scenarios in the QEMU guest (tests/vm). Installs its host packages first.
+# The whole test suite: unit and integration tests (fake sysfs trees, recorded fixtures), the Debian
+# package (built with README's command, then its contents checked), then the real-kernel scenarios
+# in the QEMU guests (tests/vm: the busybox flavour, and the systemd flavour that installs that
+# package). Installs its host packages first.
 # Usage: tests/run-all.sh        (as root on Debian 12; see README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/host-deps.sh
 cargo test --locked --all-targets
+# The package README.md documents; the systemd VM scenario installs this very file.
+cargo deb --locked
+bash tests/package-contents.sh
 # --nocapture: the scenarios print what they measured (latencies, overflow counts).
 cargo test --locked --features vm --test vm -- --nocapture

@@ -28,8 +28,9 @@ use socket::{Datagram, Recv, UeventSocket};
 /// udevd's control socket: present while udevd runs.
 pub const UDEV_CONTROL: &str = "/run/udev/control";
 
-/// Subsystems whose events can concern a key (`observe::uevent::keys`);
-/// the same list as rules/69-lunguard.rules tags.
+/// Subsystems whose events can concern a key (`observe::uevent::keys`).
+/// Filtered here, in user space: no udev tag rule (nothing could match on a
+/// tag without a BPF socket filter, and kernel events never carry tags).
 pub const SUBSYSTEMS: &[&str] = &[
     "scsi",
     "scsi_device",

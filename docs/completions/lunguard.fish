@@ -1,0 +1,77 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lunguard_global_optspecs
+    string join \n v/verbose h/help V/version
+end
+
+function __fish_lunguard_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lunguard_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lunguard_using_subcommand
+    set -l cmd (__fish_lunguard_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lunguard -n "__fish_lunguard_needs_command" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_needs_command" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_needs_command" -s V -l version -d 'Print version'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "status" -d 'Show the kernel\'s view: iSCSI targets and sessions, SCSI paths grouped by WWID, multipath maps with their holders and mounts, and any problems reading them'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "check" -d 'Validate the config file and the state files without changing anything: print a summary, or every problem as file:line:column: message'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "plan" -d 'Show what one reconcile pass would do and why: each attachment\'s state (converged, missing, wrong WWID, degraded), each unwanted device (waiting for grace, in use, to be removed) and the ordered steps. Changes nothing but the stored desired state'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "apply" -d 'Bring the host to the declared state once: attach missing LUNs (narrowed scans only), flush and remove unwanted ones, log out of sessions nobody needs, then print a summary. In `mode = "observe"` nothing is changed. The guard loop is `lunguard daemon`'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "history" -d 'Show the action journal: every intent recorded before acting and its outcome (changed, already converged, failed, or none when lunguard stopped mid-action)'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "daemon" -d 'Run the guard: subscribe to uevents, watch the state directory, then keep the host as declared — a debounced pass after every relevant kernel event or state edit, a full resync on netlink overflow and periodically. Findings and actions go to journald. Signals: TERM/INT finish the action in flight and exit 0; HUP reloads config and state; USR1 writes a status dump to the log. Runs under systemd as Type=notify (READY after the first full pass, WATCHDOG, STATUS, STOPPING)'
+complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "demo" -d 'Watch the guard work on a machine without SCSI: the real daemon loop against a built-in simulated host (an iSCSI array with 4 LUNs on 2 portals, multipathd) — a declared attach by narrowed scans, a detach, then another process\'s broad rescan bringing LUNs back and the guard removing them, with the alert lines journald would get. Under a minute; touches nothing outside a scratch directory'
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l sysfs-root -d 'Read sysfs from DIR instead of /sys' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l proc-root -d 'Read procfs from DIR instead of /proc' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l dev-root -d 'Resolve /dev paths (swap devices) under DIR instead of /dev' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l fixture -d 'Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l config -d 'Compare with the state files of this config (default /etc/lunguard/lunguard.toml; its state directory is used when it exists)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l state-dir -d 'Compare with the state files in DIR: each attachment is shown as converged, missing, wrong_wwid, degraded (fewer paths than portals), in_use or unwanted' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l json -d 'Print JSON (schema in docs/status-json.md) instead of tables'
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent; a file given here must exist)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l state-dir -d 'State directory to check instead of the config\'s state_dir' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l json -d 'Print JSON {ok, files, attachments, errors} (docs/state-files.md)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l state-dir -d 'State directory instead of the config\'s state_dir' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l database -d 'Database directory instead of the config\'s database (it is single-process: a running daemon holds it)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l fixture -d 'Plan against a recorded fixture (DIR/sys, DIR/proc) instead of this host' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l json -d 'Print JSON (the plan\'s steps and findings) instead of text'
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l state-dir -d 'State directory instead of the config\'s state_dir' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l database -d 'Database directory instead of the config\'s database (it is single-process: a running daemon holds it)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l once -d 'Run until converged (at most a few passes) and exit. Required: the continuous guard is `lunguard daemon`'
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l dry-run -d 'Print what would be done; change nothing (the same as `plan`, in apply\'s format)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l state-dir -d 'State directory instead of the config\'s state_dir' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l database -d 'Database directory instead of the config\'s database (it is single-process: a running daemon holds it)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l limit -d 'How many of the newest entries to show' -r
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l json -d 'Print JSON (an array of journal entries)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -l keep -d 'Keep the scratch directory (simulated sysfs, state files, database) and print its path'
+complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -s h -l help -d 'Print help'
