@@ -725,7 +725,8 @@ fn daemon_keeps_a_disk_whose_writeback_failed_and_never_hangs_on_a_queueing_map(
 
 /// Issue 9: lunguard's Debian package installed with `dpkg -i` on Debian 12 booted with systemd
 /// as PID 1 (tests/vm/build-image-systemd.sh), one boot through install, start (READY, STATUS),
-/// the guard under the shipped unit's sandbox, the removing marker rule, reload, the watchdog,
+/// the guard under the shipped unit's sandbox (removal, attach, detach with logout), the
+/// removing marker rule, reload, the watchdog,
 /// stop, upgrade and purge (tests/vm/scenarios/systemd-package.sh checks each step in the guest;
 /// this checks what it wrote back). The package is `LUNGUARD_DEB`, else the newest
 /// target/debian/lunguard_*_amd64.deb (`cargo deb` builds it; its absence fails the test).
@@ -818,6 +819,8 @@ fn package_installs_and_runs_under_systemd_journald_and_udevd() {
         "state_reloaded",
         "unwanted_device",
         "device_removed",
+        "attach_done",
+        "session_logged_out",
         "daemon_stopping",
     ] {
         assert!(

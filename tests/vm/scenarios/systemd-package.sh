@@ -18,6 +18,9 @@
 #                marked device gets a `change` event and `udevadm info` must show
 #                LUNGUARD_REMOVING=1 and SYSTEMD_READY=0, and neither with the marker moved away
 #                for a moment (40-lunguard-removing.rules in effect); SIGCONT, the removal finishes
+#   4b attach    LUN 2 declared again: attached with narrowed scans; then the state file deleted:
+#                maps flushed, paths deleted, both sessions logged out (iscsiadm) by the daemon;
+#                the scenario logs in again and declares 0, 1, 3 for the rest
 #   5 watchdog   a runtime drop-in (/run/systemd/system/lunguard.service.d/) shortens WatchdogSec
 #                to 5s for this test only; SIGSTOP of the main PID: systemd's watchdog kills it and
 #                Restart=on-failure starts a new one (NRestarts+1, new MainPID, "Watchdog timeout")
@@ -177,6 +180,35 @@ done
 echo "$round $caught" >"$OUT/marker-rounds.txt"
 [ "$caught" -gt 0 ] || fail "no round caught a marked device with LUNGUARD_REMOVING=1 and SYSTEMD_READY=0 that had neither without its marker ($round rounds): $(cat "$OUT"/marker-o*.txt 2>/dev/null | grep -e '^P:' -e LUNGUARD -e SYSTEMD_READY)"
 only_luns "$h1" "$h2" "0 1 3" || fail "declared LUNs touched: $(ls /sys/class/scsi_device)"
+
+step "4b attach and detach under the sandbox"
+# LUN 2 declared again: attached by narrowed scans (writes to /sys/class/scsi_host/hostN/scan);
+# then every attachment deleted: maps flushed, paths deleted, both sessions logged out (iscsiadm
+# run by the daemon, talking to iscsid) — all from inside the unit's sandbox.
+n_att=$(jkind attach_done)
+rm -rf "$LG_DRAFT"
+for l in 0 1 2 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
+lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
+wait_for 90 only_luns "$h1" "$h2" "0 1 2 3" || fail "declared LUN 2 not attached: $(ls /sys/class/scsi_device); $(journalctl -u lunguard --no-pager | tail -n 30)"
+wait_for 60 maps_are 4 || fail "maps after the attach: $(multipath -ll 2>&1)"
+wait_kind attach_done "$n_att" || fail "no attach_done alert"
+n_out=$(jkind session_logged_out)
+rm -f /etc/lunguard/state.d/vols.toml
+wait_for 120 sh -c '! ls /sys/class/iscsi_session/ | grep -q session' \
+    || fail "sessions not logged out after the attachments were deleted: $(ls /sys/class/iscsi_session); $(journalctl -u lunguard --no-pager | tail -n 30)"
+[ "$(map_count)" = 0 ] || fail "maps left after the detach: $(multipath -ll 2>&1)"
+wait_kind session_logged_out "$n_out" || fail "no session_logged_out alert"
+# Back to the lab of step 3 for the rest: logged in again (by the scenario, while the target is
+# out of scope), LUNs 0, 1, 3 scanned, then declared.
+iscsi_login "$T" "$P1" "$P2"
+h1=$(session_host "$P1") h2=$(session_host "$P2")
+scan_luns "$P1" 0 1 3
+scan_luns "$P2" 0 1 3
+wait_for 60 maps_are 3 || fail "maps after the re-login: $(multipath -ll 2>&1)"
+rm -rf "$LG_DRAFT"
+for l in 0 1 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
+lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
+lunguard check >/dev/null 2>&1 || fail "lunguard check after the detach round: $(lunguard check 2>&1)"
 
 step "5 watchdog"
 mkdir -p /run/systemd/system/lunguard.service.d
