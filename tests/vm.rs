@@ -733,11 +733,13 @@ fn daemon_keeps_a_disk_whose_writeback_failed_and_never_hangs_on_a_queueing_map(
 #[test]
 fn package_installs_and_runs_under_systemd_journald_and_udevd() {
     let out = {
-        let _guard = IMAGE.lock().unwrap_or_else(|p| p.into_inner());
-        let st = Command::new(vm_dir().join("build-image-systemd.sh"))
-            .status()
-            .expect("run tests/vm/build-image-systemd.sh");
-        assert!(st.success(), "building the systemd VM image failed: {st}");
+        {
+            let _guard = IMAGE.lock().unwrap_or_else(|p| p.into_inner());
+            let st = Command::new(vm_dir().join("build-image-systemd.sh"))
+                .status()
+                .expect("run tests/vm/build-image-systemd.sh");
+            assert!(st.success(), "building the systemd VM image failed: {st}");
+        }
         let out = tempfile::tempdir().expect("tempdir");
         let mut cmd = Command::new(vm_dir().join("run.sh"));
         if std::env::var_os("LUNGUARD_VM_TIMEOUT").is_none() {
