@@ -2,6 +2,7 @@
 # Installs what building and testing lunguard needs on a Debian 12 host (as root), and nothing
 # when it is all there already. Idempotent; safe to run before every build.
 #   qemu-system-x86, cpio, kmod, bc   the real-kernel test VM (tests/vm)
+#   debootstrap                       the systemd flavour of the VM (tests/vm/build-image-systemd.sh)
 #   systemd                           systemd-analyze: the unit's verify and security checks
 #                                     (tests/alert_units.rs)
 #   lsscsi                            the reference the benchmark trees are checked and timed
@@ -9,7 +10,7 @@
 #   lintian, man-db, binutils         the package check (tests/package-contents.sh: lintian, man -l,
 #                                     readelf); cargo-deb, pinned, builds the package (cargo deb)
 set -euo pipefail
-need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils)
+need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -722,3 +722,224 @@ fn daemon_keeps_a_disk_whose_writeback_failed_and_never_hangs_on_a_queueing_map(
     assert!(alerts.contains("disable queueing"), "{alerts}");
     assert_clean_stop(&daemon_log(out.path()));
 }
+
+/// Issue 9: lunguard's Debian package installed with `dpkg -i` on Debian 12 booted with systemd
+/// as PID 1 (tests/vm/build-image-systemd.sh), one boot through install, start (READY, STATUS),
+/// the guard under the shipped unit's sandbox (removal, attach, detach with logout), the
+/// removing marker rule, reload, the watchdog,
+/// stop, upgrade and purge (tests/vm/scenarios/systemd-package.sh checks each step in the guest;
+/// this checks what it wrote back). The package is `LUNGUARD_DEB`, else the newest
+/// target/debian/lunguard_*_amd64.deb (`cargo deb` builds it; its absence fails the test).
+#[test]
+fn package_installs_and_runs_under_systemd_journald_and_udevd() {
+    let out = {
+        {
+            let _guard = IMAGE.lock().unwrap_or_else(|p| p.into_inner());
+            let st = Command::new(vm_dir().join("build-image-systemd.sh"))
+                .status()
+                .expect("run tests/vm/build-image-systemd.sh");
+            assert!(st.success(), "building the systemd VM image failed: {st}");
+        }
+        let out = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(vm_dir().join("run.sh"));
+        if std::env::var_os("LUNGUARD_VM_TIMEOUT").is_none() {
+            cmd.env("LUNGUARD_VM_TIMEOUT", "900");
+        }
+        let st = cmd
+            .env("LUNGUARD_VM_FLAVOUR", "systemd")
+            .arg(vm_dir().join("scenarios/systemd-package.sh"))
+            .arg(out.path())
+            .status()
+            .expect("run tests/vm/run.sh");
+        assert!(
+            st.success(),
+            "VM scenario systemd-package.sh failed: {st} (console above)"
+        );
+        out
+    };
+    let out = out.path();
+    let version = read(out, "version.txt");
+    assert!(
+        version.contains(env!("CARGO_PKG_VERSION")),
+        "the package's binary is not this version ({}): {version} — rebuild it with `cargo deb`",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // MESSAGE_ID -> Subject, from the catalog the package ships.
+    let catalog = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/lunguard.catalog"),
+    )
+    .expect("systemd/lunguard.catalog");
+    let mut subjects = std::collections::BTreeMap::new();
+    let mut id = None;
+    for line in catalog.lines() {
+        if let Some(rest) = line.strip_prefix("-- ") {
+            id = Some(rest.trim().to_owned());
+        } else if let (Some(i), Some(s)) = (&id, line.strip_prefix("Subject: ")) {
+            subjects.insert(i.clone(), s.to_owned());
+        }
+    }
+    assert!(subjects.len() > 20, "catalog parsed: {subjects:?}");
+
+    // The real journal: every alert of the daemon has its kind's MESSAGE_ID, the fields, and came
+    // from the unit's cgroup.
+    let journal = read(out, "journal.json");
+    let entries: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line: {e}: {l}")))
+        .collect();
+    // A field sent more than once in a record (HCTL of both paths) is a JSON array; these are not.
+    let s = |e: &serde_json::Value, k: &str| e[k].as_str().map(str::to_owned);
+    let alerts: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e.get("LUNGUARD_KIND").is_some())
+        .collect();
+    let mut kinds = std::collections::BTreeSet::new();
+    for a in &alerts {
+        let kind = s(a, "LUNGUARD_KIND").expect("LUNGUARD_KIND is text");
+        let mid = s(a, "MESSAGE_ID").unwrap_or_else(|| panic!("{kind} without MESSAGE_ID: {a}"));
+        assert!(
+            subjects.contains_key(&mid),
+            "{kind}: MESSAGE_ID {mid} not in the catalog"
+        );
+        assert_eq!(
+            s(a, "SYSLOG_IDENTIFIER").as_deref(),
+            Some("lunguard"),
+            "{a}"
+        );
+        assert_eq!(
+            s(a, "_SYSTEMD_UNIT").as_deref(),
+            Some("lunguard.service"),
+            "{a}"
+        );
+        assert!(s(a, "PRIORITY").is_some(), "{a}");
+        kinds.insert(kind);
+    }
+    for k in [
+        "daemon_started",
+        "daemon_ready",
+        "state_reloaded",
+        "unwanted_device",
+        "device_removed",
+        "attach_done",
+        "session_logged_out",
+        "daemon_stopping",
+    ] {
+        assert!(
+            kinds.contains(k),
+            "no {k} alert in the journal; kinds: {kinds:?}"
+        );
+    }
+    let removed: Vec<_> = alerts
+        .iter()
+        .filter(|a| s(a, "LUNGUARD_KIND").as_deref() == Some("device_removed"))
+        .collect();
+    assert!(
+        removed
+            .iter()
+            .any(|a| !a["HCTL"].is_null() && !a["WWID"].is_null()),
+        "device_removed alerts carry HCTL and WWID: {removed:?}"
+    );
+    // `journalctl -x` shows the catalog's text for what was logged.
+    let x = read(out, "journal-x.txt");
+    for a in &alerts {
+        let mid = s(a, "MESSAGE_ID").expect("checked above");
+        let subject = &subjects[&mid];
+        assert!(
+            x.contains(&format!("Subject: {subject}")),
+            "journalctl -x lacks the catalog entry {mid} ({subject})"
+        );
+    }
+
+    // READY (Type=notify: active once READY=1 came) and STATUS=.
+    let show = read(out, "show-start.txt");
+    for want in ["ActiveState=active", "Type=notify", "WatchdogUSec=3min"] {
+        assert!(show.contains(want), "{want}:\n{show}");
+    }
+    assert!(
+        show.lines()
+            .any(|l| l.len() > "StatusText=".len() && l.starts_with("StatusText=")),
+        "no STATUS= text:\n{show}"
+    );
+    assert!(
+        read(out, "status.txt").contains("Status: \""),
+        "systemctl status"
+    );
+
+    // The removing marker rule during a removal: the same device, caught mid-removal, with its
+    // marker and with the marker moved away for a moment.
+    let mut pairs = Vec::new();
+    for e in std::fs::read_dir(out).expect("out dir") {
+        let name = e
+            .expect("dir entry")
+            .file_name()
+            .into_string()
+            .expect("utf-8");
+        if let Some(dev) = name
+            .strip_prefix("marker-on-")
+            .and_then(|n| n.strip_suffix(".txt"))
+        {
+            let on = read(out, &name);
+            let off = read(out, &format!("marker-off-{dev}.txt"));
+            pairs.push((dev.to_owned(), on, off));
+        }
+    }
+    assert!(
+        pairs
+            .iter()
+            .any(|(_, on, off)| on.contains("E: LUNGUARD_REMOVING=1\n")
+                && on.contains("E: SYSTEMD_READY=0\n")
+                && !off.contains("E: LUNGUARD_REMOVING")
+                && !off.contains("E: SYSTEMD_READY=0\n")),
+        "no device with LUNGUARD_REMOVING=1 and SYSTEMD_READY=0 from the rule mid-removal: {pairs:#?}"
+    );
+    let control = read(out, "marker-control.txt");
+    assert!(
+        !control.contains("LUNGUARD_REMOVING"),
+        "the rule fired on an unmarked device:\n{control}"
+    );
+
+    // The watchdog killed the stopped daemon and systemd restarted it.
+    let wd = read(out, "watchdog.txt");
+    let field = |k: &str| {
+        wd.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("{k} in watchdog.txt:\n{wd}"))
+            .to_owned()
+    };
+    assert_ne!(field("stopped-pid "), field("new-pid "), "{wd}");
+    let n = |k: &str| {
+        field(k)
+            .parse::<u64>()
+            .unwrap_or_else(|e| panic!("{k}: {e}"))
+    };
+    assert!(n("nrestarts-after ") > n("nrestarts-before "), "{wd}");
+    assert!(wd.contains("Watchdog timeout"), "{wd}");
+
+    // A clean stop.
+    let stop = read(out, "show-stop.txt");
+    for want in ["Result=success", "ExecMainStatus=0", "ActiveState=inactive"] {
+        assert!(stop.contains(want), "{want}:\n{stop}");
+    }
+
+    // Upgrade kept the history; purge left nothing.
+    let before = read(out, "history-before.txt");
+    let after = read(out, "history-after.txt");
+    assert!(!before.trim().is_empty(), "history before the upgrade");
+    for l in before.lines() {
+        assert!(
+            after.contains(l),
+            "lost by the upgrade: {l}\nafter:\n{after}"
+        );
+    }
+    let left = read(out, "purge-leftovers.txt");
+    assert!(left.trim().is_empty(), "left after dpkg -P: {left}");
+    assert!(read(out, "show-purged.txt").contains("LoadState=not-found"));
+
+    println!(
+        "systemd VM steps (s since the scenario started):\n{}",
+        read(out, "steps.txt")
+    );
+    println!("boot:\n{}", read(out, "timing"));
+}
