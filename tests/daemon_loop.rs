@@ -12,7 +12,7 @@ use lunguard::act::{Actuator, Recorded};
 use lunguard::alert::{AlertKind, MemorySink};
 use lunguard::config::{Config, Mode, Ownership};
 use lunguard::daemon::schedule::Timing;
-use lunguard::daemon::{Daemon, Input, Latest, Options, Summary};
+use lunguard::daemon::{ActuatorFor, Daemon, Input, Latest, Options, Summary};
 use lunguard::desire::store::MemoryStore;
 use lunguard::engine::Engine;
 use lunguard::notify::Notifier;
@@ -23,7 +23,7 @@ use lunguard::sim::{Lab, ScanMode, SimActuator, SimHost, scratch_root};
 use tokio::sync::mpsc;
 
 struct Rig {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     lab: Lab,
     act: Arc<SimActuator>,
     alerts: Arc<MemorySink>,
@@ -74,6 +74,7 @@ async fn rig_timed(
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).expect("state dir");
     std::fs::write(state.join("lab.toml"), lab.state_file(&[0])).expect("state file");
+    let config_text = config;
     let mut config = Config::parse(Path::new("lunguard.toml"), config).expect("config");
     config.state_dir = state;
     let roots = lab.sim.roots();
@@ -91,20 +92,29 @@ async fn rig_timed(
     );
     let act = Arc::new(SimActuator::new(lab.sim.clone()));
     prepare(&lab, &act);
-    let acting: Arc<dyn Actuator + Send> = if config.mode == Mode::Observe {
-        lunguard::engine::actuator_for(&config, false)
-    } else {
-        act.clone()
-    };
+    // As the real daemon: the mode picks the actuator, at start and again on every SIGHUP that
+    // re-reads the config file (written here with the rig's paths, so a reload keeps them).
+    let sim_act = act.clone();
+    let actuator_for = ActuatorFor(Arc::new(move |c: &Config| {
+        if c.mode == Mode::Observe {
+            lunguard::engine::actuator_for(c, false)
+        } else {
+            sim_act.clone() as Arc<dyn Actuator + Send>
+        }
+    }));
+    let config_path = dir.path().join("lunguard.toml");
+    std::fs::write(&config_path, rig_config(config_text, dir.path(), &config)).expect("config");
     let alerts = Arc::new(MemorySink::new());
     let daemon = Daemon::new(
         engine,
-        acting,
+        (actuator_for.0)(&config),
         alerts.clone(),
         Notifier::disabled(),
         Options {
             timing,
             destructive_retry_limit: 3,
+            config_path: Some(config_path),
+            actuator_for: Some(actuator_for),
             ..Options::default()
         },
     );
@@ -122,7 +132,7 @@ async fn rig_timed(
     let guard = tokio::spawn(async move { daemon.run(rx).await.expect("loop runs") });
     (
         Rig {
-            _dir: dir,
+            dir,
             lab,
             act,
             alerts,
@@ -151,6 +161,80 @@ async fn stop(r: Rig) -> (Summary, Arc<MemorySink>) {
     .expect("send stop");
     let s = r.guard.await.expect("loop task");
     (s, r.alerts)
+}
+
+/// The rig's config as a file: `text` with the paths the rig set in code, so a SIGHUP re-reads
+/// the same host.
+fn rig_config(text: &str, dir: &Path, config: &Config) -> String {
+    // Top-level keys must precede the first table.
+    format!(
+        "state_dir = {:?}\ncontrol_socket = {:?}\n{text}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\n",
+        config.state_dir,
+        dir.join("run").join("control.sock"),
+        config.roots.sys,
+        config.roots.proc,
+        config.roots.dev,
+    )
+}
+
+/// Bug (found by the systemd VM scenario): the daemon chose its actuator once at start, so
+/// `mode = "enforce"` followed by `systemctl reload` (what docs/operations.md tells operators to
+/// do) kept the dry run: the leftover was only ever "would remove". The actuator now follows the
+/// mode on every reload, both ways.
+#[tokio::test]
+async fn a_reload_that_switches_the_mode_switches_between_dry_run_and_acting() {
+    let (r, _) = rig_with("mode = \"observe\"\n[policy]\ngrace = \"0s\"\n", |_, _| {}).await;
+    let alerts = r.alerts.clone();
+    assert!(
+        until(|| alerts.kinds().contains(&AlertKind::WouldAct)).await,
+        "observe: previews the removal: {:?}",
+        alerts.kinds()
+    );
+    assert!(r.lab.sim.devices().iter().any(|d| d.hctl.lun == 1));
+    let path = r.dir.path().join("lunguard.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("mode = \"observe\"", "mode = \"enforce\""),
+    )
+    .unwrap();
+    r.tx.send(Input::Reload).await.unwrap();
+    let sim = r.lab.sim.clone();
+    assert!(
+        until(|| !sim.devices().iter().any(|d| d.hctl.lun == 1)).await,
+        "enforce after the reload: the leftover is removed"
+    );
+    // And back: in observe mode again nothing is removed, only previewed.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("mode = \"enforce\"", "mode = \"observe\""),
+    )
+    .unwrap();
+    r.tx.send(Input::Reload).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = r.act.calls().len();
+    let hosts: std::collections::BTreeSet<u32> =
+        r.lab.sim.devices().iter().map(|d| d.hctl.host).collect();
+    for h in hosts {
+        r.lab.sim.broad_rescan(h).unwrap();
+    }
+    let sim = r.lab.sim.clone();
+    assert!(
+        until(|| sim.devices().iter().any(|d| d.hctl.lun == 1)).await,
+        "the rescan re-adds LUN 1"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        r.lab.sim.devices().iter().any(|d| d.hctl.lun == 1),
+        "observe again: the re-added leftover is kept"
+    );
+    assert_eq!(r.act.calls().len(), before, "nothing acted in observe mode");
+    let (summary, _) = stop(r).await;
+    assert!(
+        summary.changed > 0 && summary.would_change > 0,
+        "{summary:?}"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +335,7 @@ async fn a_broken_state_file_is_alerted_once_per_distinct_error_and_keeps_the_la
     let r = rig(|_, _| {}).await;
     let sim = r.lab.sim.clone();
     assert!(until(|| sim.devices().iter().all(|d| d.hctl.lun == 0)).await);
-    let file = r._dir.path().join("state/lab.toml");
+    let file = r.dir.path().join("state/lab.toml");
     let rejected = |a: &MemorySink| {
         a.kinds()
             .iter()

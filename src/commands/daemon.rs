@@ -13,7 +13,7 @@ use crate::commands::{CommandError, EngineArgs, engine};
 use crate::config::{DaemonSettings, Ownership};
 use crate::control::{self, Request};
 use crate::daemon::schedule::Timing;
-use crate::daemon::{Daemon, Input, Options, inputs};
+use crate::daemon::{ActuatorFor, Daemon, Input, Options, inputs};
 use crate::desire::watch::{StateDirWatch, WatchConfig};
 use crate::exit::Exit;
 use crate::notify::Notifier;
@@ -76,6 +76,10 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
             // may be absent: then the defaults stay in force).
             config_path: Some(config_path.unwrap_or_else(|| crate::config::DEFAULT_PATH.into())),
             ownership: Ownership::for_this_process(),
+            // `mode` may change on SIGHUP: the actuator follows it.
+            actuator_for: Some(ActuatorFor(Arc::new(|c| {
+                crate::engine::actuator_for(c, false)
+            }))),
             ..Options::default()
         },
     );

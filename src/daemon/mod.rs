@@ -73,6 +73,24 @@ pub struct Options {
     pub config_path: Option<PathBuf>,
     /// Ownership rule for files re-read on SIGHUP.
     pub ownership: Ownership,
+    /// Builds the actuator for a config (`lunguard daemon`: `engine::actuator_for`). When set,
+    /// a SIGHUP that changes `mode` swaps the actuator, so `observe` → `enforce` followed by
+    /// `systemctl reload` starts acting (and back). `None`: the actuator given to
+    /// [`Daemon::new`] stays, whatever the config says (tests that inject one).
+    pub actuator_for: Option<ActuatorFor>,
+}
+
+/// Builds the actuator for a config: [`Options::actuator_for`].
+#[derive(Clone)]
+pub struct ActuatorFor(pub Arc<BuildActuator>);
+
+/// The function behind [`ActuatorFor`].
+pub type BuildActuator = dyn Fn(&Config) -> Arc<dyn Actuator + Send> + Send + Sync;
+
+impl std::fmt::Debug for ActuatorFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ActuatorFor(..)")
+    }
 }
 
 impl Default for Options {
@@ -82,6 +100,7 @@ impl Default for Options {
             destructive_retry_limit: 5,
             config_path: None,
             ownership: Ownership::Trust,
+            actuator_for: None,
         }
     }
 }
@@ -109,7 +128,8 @@ pub type Latest = Arc<Mutex<Option<PlanDocument>>>;
 /// The guard.
 pub struct Daemon {
     engine: Arc<Mutex<Engine>>,
-    actuator: Arc<dyn Actuator + Send>,
+    /// Swapped by a SIGHUP that changes the mode (see [`Options::actuator_for`]).
+    actuator: Mutex<Arc<dyn Actuator + Send>>,
     alerter: Arc<dyn Alerter>,
     notifier: Arc<Notifier>,
     opts: Options,
@@ -140,7 +160,7 @@ impl Daemon {
     ) -> Self {
         Self {
             engine: Arc::new(Mutex::new(engine)),
-            actuator,
+            actuator: Mutex::new(actuator),
             alerter,
             notifier: Arc::new(notifier),
             opts,
@@ -371,7 +391,7 @@ impl Daemon {
             changes.retain(&plan.findings);
         }
         let engine = Arc::clone(&self.engine);
-        let actuator = Arc::clone(&self.actuator);
+        let actuator = Arc::clone(&self.actuator.lock().unwrap_or_else(PoisonError::into_inner));
         let alerter = Arc::clone(&self.alerter);
         let notifier = Arc::clone(&self.notifier);
         let watchdog = crate::notify::watchdog_interval().is_some();
@@ -523,7 +543,13 @@ impl Daemon {
         };
         match Config::load(path, IfMissing::Defaults, self.opts.ownership) {
             Ok(c) => {
-                info!(config = %path.display(), "SIGHUP: config reloaded");
+                let mode = format!("{:?}", c.mode).to_lowercase();
+                info!(config = %path.display(), mode, "SIGHUP: config reloaded");
+                if let Some(ActuatorFor(actuator_for)) = &self.opts.actuator_for {
+                    // Between passes: the pass in flight (if any) keeps the actuator it took.
+                    *self.actuator.lock().unwrap_or_else(PoisonError::into_inner) =
+                        actuator_for(&c);
+                }
                 self.engine
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

@@ -7,11 +7,12 @@
 #                STATUS= text in `systemctl status`; started/ready alerts in the journal
 #   3 guard      a LIO iSCSI target, 4 LUNs on 2 portals, multipathd's maps; the scenario sets
 #                mode = "enforce" and grace = "1h" in the shipped conffile, declares LUNs 0, 1, 3
-#                (the daemon's state.d watch: a state_reloaded alert) and restarts the service
-#                (the mode is read at start, see below); LUN 2 is reported unwanted and kept for
-#                the grace period; grace = "0s" in the file, nothing happens until `systemctl
-#                reload` (HUP re-reads the config; same MainPID): then the guard removes LUN 2 —
-#                under the unit's sandbox as shipped
+#                (the daemon's state.d watch: a state_reloaded alert) and reloads the service
+#                (`systemctl reload`: HUP re-reads the config, mode included; same MainPID);
+#                LUN 2 is reported unwanted and kept for the grace period; grace = "0s" in the
+#                file, nothing happens until the next `systemctl reload`: then the guard, in
+#                the enforce mode the first reload switched to, removes LUN 2 — under the
+#                unit's sandbox as shipped, never restarted
 #   4 marker     rogue rounds: a broad `iscsiadm -m session --rescan` brings LUNs 2 (a map) and 4
 #                (bare, blacklisted by multipath) back and the guard removes them; the moment a
 #                marker appears in /run/lunguard/removing the daemon is SIGSTOPped, a still-present
@@ -98,10 +99,9 @@ scan_luns "$P2" 0 1 2 3 4
 wait_for 60 maps_are 4 || fail "expected 4 maps: $(multipath -ll 2>&1)"
 h1=$(session_host "$P1") h2=$(session_host "$P2")
 only_luns "$h1" "$h2" "0 1 2 3 4" || fail "LUNs before: $(ls /sys/class/scsi_device)"
-# The shipped conffile, edited the way an operator would: enforce, a grace period of 1h for now.
-# The mode is switched with a restart: the daemon picks its actuator (dry run or real) once at
-# start, so a SIGHUP that changes `mode` re-reads the file but keeps acting as before (found by
-# this scenario; docs/operations.md says "switch to enforce, then systemctl reload").
+# The shipped conffile, edited the way an operator would (docs/operations.md: "switch to enforce,
+# then systemctl reload"): enforce, a grace period of 1h for now. A reload that switched the mode
+# once kept the dry run (the actuator was chosen at start); this step is what found it.
 sed -i 's/^mode = .*/mode = "enforce"/' "$CONF"
 set_grace() {
     if grep -q '^grace *=' "$CONF"; then sed -i "s/^grace *=.*/grace = \"$1\"/" "$CONF"
@@ -114,7 +114,8 @@ for l in 0 1 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")"
 lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
 lunguard check >"$OUT/check-enforce.txt" 2>&1 || fail "lunguard check: $(cat "$OUT/check-enforce.txt")"
 n_unw=$(jkind unwanted_device)
-run systemctl restart lunguard
+pid=$(main_pid)
+run systemctl reload lunguard
 wait_kind unwanted_device "$n_unw" || fail "LUN 2 not reported unwanted: $(journalctl -u lunguard --no-pager | tail -n 30)"
 journalctl -q --no-pager -o cat _SYSTEMD_UNIT=lunguard.service LUNGUARD_KIND=unwanted_device | tail -n 3 >"$OUT/unwanted-grace.txt"
 grep -q 'grace period' "$OUT/unwanted-grace.txt" || fail "no grace period in: $(cat "$OUT/unwanted-grace.txt")"
@@ -124,7 +125,6 @@ set_grace 0s
 lunguard check >/dev/null 2>&1 || fail "lunguard check with grace 0s"
 sleep 2
 only_luns "$h1" "$h2" "0 1 2 3 4" || fail "LUN 2 or 4 removed before the reload: $(ls /sys/class/scsi_device)"
-pid=$(main_pid)
 n_rm=$(jkind device_removed)
 run systemctl reload lunguard
 wait_for 60 only_luns "$h1" "$h2" "0 1 3" || fail "the guard did not remove the undeclared LUNs 2 and 4 after reload: $(ls /sys/class/scsi_device); $(journalctl -u lunguard --no-pager | tail -n 40)"
