@@ -25,6 +25,7 @@ expected() {
     f -rwxr-xr-x ./usr/sbin/lunguard
     f -rw-r--r-- ./usr/lib/systemd/system/lunguard.service
     f -rw-r--r-- ./usr/lib/systemd/catalog/lunguard.catalog
+    f -rw-r--r-- ./usr/lib/modules-load.d/lunguard.conf
     for r in rules/*.rules; do f -rw-r--r-- "./usr/lib/udev/rules.d/${r#rules/}"; done
     f -rw-r--r-- ./etc/lunguard/lunguard.toml
     f -rw-r--r-- ./etc/lunguard/state.d/README
@@ -80,6 +81,7 @@ want() { grep -qF -- "$2" "$work/control/$1" || bad "$1 lacks: $2"; }
 want postinst 'deb-systemd-helper enable lunguard.service'   # enabled on first install
 want postinst '_dh_action=restart'                           # restarted on upgrade
 want postinst '_dh_action=start'                             # started on install
+want postinst 'modprobe -a sd_mod dm_mod'                    # majors registered before the start (device policy)
 want prerm 'deb-systemd-invoke stop lunguard.service'        # stopped on remove
 want postrm 'deb-systemd-helper purge lunguard.service'      # enablement forgotten on purge
 want postrm 'rm -rf /var/lib/lunguard /etc/lunguard /run/lunguard'

@@ -56,7 +56,7 @@ pub enum ActError {
     )]
     Blocked(Hctl),
     /// BLKFLSBUF failed.
-    #[error("failed to flush buffers of {}: {source}", path.display())]
+    #[error("failed to flush buffers of {}: {source}{}", path.display(), crate::observe::exclusive::device_policy_hint(source))]
     FlushBuffers {
         /// The device node.
         path: PathBuf,

@@ -51,13 +51,27 @@ pub enum ClaimError {
         found: String,
     },
     /// The open failed otherwise (permission, I/O): the answer is unknown.
-    #[error("cannot open {} exclusively to ask the kernel whether it is in use: {source}", path.display())]
+    #[error("cannot open {} exclusively to ask the kernel whether it is in use: {source}{}", path.display(), device_policy_hint(source))]
     Io {
         /// The node.
         path: PathBuf,
         /// OS error.
         source: std::io::Error,
     },
+}
+
+/// What to do about `EPERM` on a device node. Root gets it only from a device policy: under the
+/// shipped unit (`DevicePolicy=closed`) systemd resolves `DeviceAllow=block-sd` to the majors
+/// registered when the service starts, so a disk driver loaded later (sd_mod at the first iSCSI
+/// login on a host without SCSI disks at boot) stays forbidden until a restart. Seen in the
+/// systemd VM scenario; the package loads sd_mod and dm_mod at boot to prevent it.
+pub fn device_policy_hint(e: &std::io::Error) -> &'static str {
+    if e.raw_os_error() == Some(nix::libc::EPERM) {
+        " (a device policy forbids it: sd_mod or dm_mod was loaded after lunguard started; \
+         restart lunguard, and load them at boot: /usr/lib/modules-load.d/lunguard.conf)"
+    } else {
+        ""
+    }
 }
 
 impl ClaimError {
@@ -113,6 +127,21 @@ fn libc_flags() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eperm_names_the_device_policy_and_the_fix_other_errors_do_not() {
+        let e = ClaimError::Io {
+            path: "/dev/sdc".into(),
+            source: std::io::Error::from_raw_os_error(nix::libc::EPERM),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("device policy") && text.contains("restart lunguard"),
+            "{text}"
+        );
+        let e = std::io::Error::from_raw_os_error(nix::libc::EACCES);
+        assert_eq!(device_policy_hint(&e), "");
+    }
 
     #[test]
     fn a_missing_node_is_reported_not_guessed() {

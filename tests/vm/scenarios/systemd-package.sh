@@ -109,13 +109,15 @@ set_grace() {
     else printf '\n[policy]\ngrace = "%s"\n' "$1" >>"$CONF"; fi
 }
 set_grace 1h
-rm -rf "$LG_DRAFT"
-for l in 0 1 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
-lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
 lunguard check >"$OUT/check-enforce.txt" 2>&1 || fail "lunguard check: $(cat "$OUT/check-enforce.txt")"
-n_unw=$(jkind unwanted_device)
 pid=$(main_pid)
 run systemctl reload lunguard
+# Then the declaration: the daemon's state.d watch reloads it and, now in enforce mode with the
+# 1h grace, LUN 2 (and the bare LUN 4) are reported unwanted and kept.
+rm -rf "$LG_DRAFT"
+for l in 0 1 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
+n_unw=$(jkind unwanted_device)
+lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
 wait_kind unwanted_device "$n_unw" || fail "LUN 2 not reported unwanted: $(journalctl -u lunguard --no-pager | tail -n 30)"
 journalctl -q --no-pager -o cat _SYSTEMD_UNIT=lunguard.service LUNGUARD_KIND=unwanted_device | tail -n 3 >"$OUT/unwanted-grace.txt"
 grep -q 'grace period' "$OUT/unwanted-grace.txt" || fail "no grace period in: $(cat "$OUT/unwanted-grace.txt")"
