@@ -15,6 +15,10 @@ fn main() -> ExitCode {
     // clap exits by itself: 0 for --help/--version, 2 for usage errors.
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    if let Err(e) = lunguard::engine::kill_hook::init_from_env() {
+        eprintln!("lunguard: error: {e}");
+        return ExitCode::from(Exit::Error.code());
+    }
     let exit = match run(cli) {
         Ok(exit) => exit,
         Err(e) if is_broken_pipe(&e) => Exit::Ok, // `lunguard status | head`

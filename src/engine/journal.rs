@@ -42,6 +42,7 @@ impl crate::act::Journal for StoreJournal<'_> {
                 match self.store.record_intent(&intent) {
                     Ok(id) => {
                         ids.insert(*index, id);
+                        super::kill_hook::intent_durable(&intent.action);
                     }
                     Err(e) => {
                         error!(error = %e, action = %step.action, "journal: intent not recorded")

@@ -10,6 +10,7 @@ mod cache;
 mod document;
 mod journal;
 mod kernel_view;
+pub mod kill_hook;
 mod phases;
 pub mod policy;
 
