@@ -11,7 +11,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  ok
   1  findings or validation failure (e.g. status reported problems)
-  2  usage or runtime error";
+  2  usage or runtime error
+  3  the database is damaged or its filesystem full: nothing done (see the message)";
 
 /// What `lunguard --version` prints after the name: the version and the commit it was built
 /// from (build.rs; "unknown" outside a git checkout unless `LUNGUARD_COMMIT` is set), so a bug
@@ -72,7 +73,9 @@ pub enum Command {
     /// resync on netlink overflow and periodically. Findings and actions go to journald.
     /// Signals: TERM/INT finish the action in flight and exit 0; HUP reloads config and state;
     /// USR1 writes a status dump to the log. Runs under systemd as Type=notify (READY after the
-    /// first full pass, WATCHDOG, STATUS, STOPPING).
+    /// first full pass, WATCHDOG, STATUS, STOPPING). A damaged database is refused (exit 3).
+    /// Test aid, not for production: LUNGUARD_TEST_KILL_AFTER_INTENT=N SIGKILLs the process
+    /// right after its N-th journal intent is on disk.
     #[command(after_help = EXIT_CODES)]
     Daemon(DaemonArgs),
 

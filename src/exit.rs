@@ -10,6 +10,11 @@ pub enum Exit {
     Findings,
     /// 2: usage error or runtime error (bad flags, a root that does not exist, output failed).
     Error,
+    /// 3: the database is damaged, or its filesystem is full at start; nothing was done. The
+    /// operator must move it aside (the state files are the source of truth) or free space.
+    /// Distinct so that the unit does not restart into the same
+    /// refusal (`RestartPreventExitStatus=3`) and scripts can tell it from a transient error.
+    DatabaseDamaged,
 }
 
 impl Exit {
@@ -19,6 +24,7 @@ impl Exit {
             Self::Ok => 0,
             Self::Findings => 1,
             Self::Error => 2,
+            Self::DatabaseDamaged => 3,
         }
     }
 }

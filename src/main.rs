@@ -22,6 +22,10 @@ fn main() -> ExitCode {
     let exit = match run(cli) {
         Ok(exit) => exit,
         Err(e) if is_broken_pipe(&e) => Exit::Ok, // `lunguard status | head`
+        Err(e) if is_unusable_database(&e) => {
+            eprintln!("lunguard: error: {e:#}");
+            Exit::DatabaseDamaged
+        }
         Err(e) => {
             eprintln!("lunguard: error: {e:#}");
             Exit::Error
@@ -73,6 +77,28 @@ fn init_tracing(verbose: u8) {
         .with_max_level(level)
         .with_target(false)
         .init();
+}
+
+/// A damaged database or one on a full filesystem, however the command wrapped the store's
+/// error: exit 3, which the unit does not restart.
+fn is_unusable_database(e: &anyhow::Error) -> bool {
+    use lunguard::commands::CommandError;
+    use lunguard::desire::StoreError;
+    use lunguard::engine::EngineError;
+    let store = match (
+        e.downcast_ref::<StoreError>(),
+        e.downcast_ref::<EngineError>(),
+        e.downcast_ref::<CommandError>(),
+    ) {
+        (Some(s), _, _)
+        | (_, Some(EngineError::Store(s)), _)
+        | (_, _, Some(CommandError::Engine(EngineError::Store(s)))) => s,
+        _ => return false,
+    };
+    matches!(
+        store,
+        StoreError::Corrupt { .. } | StoreError::NoSpace { .. }
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -79,9 +79,50 @@ pub enum StoreError {
         /// What we write.
         expected: &'static str,
     },
+    /// The database is damaged: the daemon must not act on a partial memory of what it did
+    /// (which disks lost their writeback, which targets it attached, what was in flight).
+    #[error(
+        "the database {path} is damaged: {detail}. lunguard will not act on it. The state files are the source of truth: stop lunguard, move the directory aside (mv {path} {path}.damaged) and start again; the new database starts from the state files, forgets first-seen times (grace periods restart), the journal, the targets it attached (their sessions are no longer logged out when undeclared) and the disks whose writeback failed, which it keeps (the journal's alerts of failed flushes name them: keep those disks out of the state files' reach until checked)"
+    )]
+    Corrupt {
+        /// The database directory.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// The filesystem holding the database is full: nothing can be journaled, so nothing is
+    /// done (an action without its intent on disk could not be reported after a crash).
+    #[error(
+        "the database {path} cannot be written: the filesystem holding it is full ({source}). lunguard does not act without its journal: free space there, then start lunguard again (systemctl restart lunguard)"
+    )]
+    NoSpace {
+        /// The database directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// `record_outcome` for an id with no intent.
     #[error("journal entry {0} does not exist")]
     NoSuchEntry(JournalId),
+}
+
+impl StoreError {
+    /// The `ENOSPC` (or `EDQUOT`) underneath, if that is what this is.
+    pub fn no_space(&self) -> Option<std::io::Error> {
+        let io = match self {
+            Self::Io { source, .. } | Self::NoSpace { source, .. } => source,
+            Self::Sled {
+                source: sled::Error::Io(source),
+                ..
+            } => source,
+            _ => return None,
+        };
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+        .then(|| std::io::Error::new(io.kind(), io.to_string()))
+    }
 }
 
 /// Persistent memory of the daemon. All methods are safe to call from several

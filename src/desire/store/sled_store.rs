@@ -9,9 +9,15 @@
 //! exclusive `flock` on `lunguard.lock` in the directory is taken first: it
 //! gives the clear "the daemon holds it" error, and is released by the kernel
 //! when the process dies, even by SIGKILL.
+//!
+//! Damage is detected at open, never acted on: sled's own errors, a seal that is ahead of the
+//! database (`seal`: sled silently drops a damaged log's tail), and any stored value that does
+//! not decode are [`StoreError::Corrupt`], whose message names the directory and the operator's
+//! options.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
@@ -24,8 +30,12 @@ use super::{HISTORY_LIMIT, Intent, JournalEntry, JournalId, OutcomeRecord, Store
 use crate::desire::DesiredState;
 use crate::model::Iqn;
 
+mod seal;
+
 const SCHEMA: &str = "lunguard-1";
 const CURRENT: &[u8] = b"current";
+/// Key (default tree) of the durable-write counter the seal is compared with.
+const GENERATION: &[u8] = b"generation";
 
 /// The sled-backed store. Dropping it releases the database.
 pub struct SledStore {
@@ -39,6 +49,9 @@ pub struct SledStore {
     /// First-seen writes since the last [`Store::sync`]: a pass that noted nothing new costs no
     /// fsync.
     unsynced: AtomicBool,
+    /// The seal and the generation it was last written with; the lock also orders concurrent
+    /// flushes so that the seal only ever grows.
+    seal: Mutex<(seal::Seal, u64)>,
     // Held for the store's lifetime; declared last so it is released after
     // sled has closed its files.
     _lock: Flock<File>,
@@ -71,8 +84,19 @@ fn decode<T: DeserializeOwned>(
 }
 
 impl SledStore {
-    /// Opens (creating if needed) the database in directory `path`.
+    /// Opens (creating if needed) the database in directory `path`. A full filesystem at any
+    /// point of the open is [`StoreError::NoSpace`]; damage is [`StoreError::Corrupt`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_unmapped(path).map_err(|e| match e.no_space() {
+            Some(source) if !matches!(e, StoreError::NoSpace { .. }) => StoreError::NoSpace {
+                path: path.to_owned(),
+                source,
+            },
+            _ => e,
+        })
+    }
+
+    fn open_unmapped(path: &Path) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io {
             path: path.to_owned(),
             source,
@@ -93,8 +117,34 @@ impl SledStore {
             }
             Err((_, e)) => return Err(io(e.into())),
         };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: path.to_owned(),
+            detail,
+        };
+        let sealed = match seal::read(path).map_err(io)? {
+            seal::Found::Absent => None,
+            seal::Found::Generation(g) => Some(g),
+            seal::Found::Garbage(text) => {
+                return Err(corrupt(format!(
+                    "its seal {} is unreadable ({text:?})",
+                    seal::FILE
+                )));
+            }
+        };
         let db = open_sled(path)?;
+        let generation = match db.get(GENERATION).map_err(sled_err("read generation"))? {
+            None => 0,
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt(format!("its generation is {} bytes long", v.len())))?,
+        };
         match db.get(b"schema").map_err(sled_err("read schema"))? {
+            None if sealed.is_some() => {
+                return Err(corrupt(format!(
+                    "it is empty but its seal says {} durable writes were made: sled's files were lost or damaged",
+                    sealed.unwrap_or_default()
+                )));
+            }
             None => {
                 db.insert(b"schema", SCHEMA)
                     .map_err(sled_err("write schema"))?;
@@ -108,7 +158,15 @@ impl SledStore {
                 });
             }
         }
+        if let Some(sealed) = sealed
+            && generation < sealed
+        {
+            return Err(corrupt(format!(
+                "it holds write generation {generation} but its seal says {sealed} was on disk: writes were lost (a truncated or damaged file)"
+            )));
+        }
         let tree = |name: &'static str| db.open_tree(name).map_err(sled_err("open tree"));
+        let seal = seal::Seal::open(path).map_err(io)?;
         let store = Self {
             desired: tree("desired")?,
             seen: tree("first_seen")?,
@@ -118,8 +176,16 @@ impl SledStore {
             path: path.to_owned(),
             db,
             unsynced: AtomicBool::new(false),
+            seal: Mutex::new((seal, generation)),
             _lock: lock,
         };
+        store.verify().map_err(|e| match e {
+            e @ StoreError::Corrupt { .. } => e,
+            e => corrupt(e.to_string()),
+        })?;
+        // Seals a new database (and one from before seals) at once; on a full filesystem this
+        // is where a start fails (if sled's own open did not), before anything could act.
+        store.flush()?;
         store.prune()?;
         Ok(store)
     }
@@ -129,8 +195,36 @@ impl SledStore {
         &self.path
     }
 
+    /// Makes every write so far durable: bump the generation, let sled fsync, then the seal.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(drop).map_err(sled_err("flush"))
+        let mut seal = self
+            .seal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = seal.1 + 1;
+        self.db
+            .insert(GENERATION, &next.to_be_bytes())
+            .map_err(sled_err("write generation"))?;
+        self.db.flush().map_err(sled_err("flush"))?;
+        seal.1 = next;
+        seal.0.write(next).map_err(|source| StoreError::Io {
+            path: seal::path(&self.path),
+            source,
+        })
+    }
+
+    /// Reads and decodes every stored value: sled checks each record it reads, and a value
+    /// that does not decode is damage too. The database is small (the journal is pruned to
+    /// `HISTORY_LIMIT` finished entries), so this costs little at start.
+    fn verify(&self) -> Result<(), StoreError> {
+        self.desired()?;
+        self.seen()?;
+        self.claimed_targets()?;
+        self.writeback_lost()?;
+        for e in self.entries(false) {
+            e?;
+        }
+        Ok(())
     }
 
     fn entry(&self, id: JournalId) -> Result<Option<JournalEntry>, StoreError> {
@@ -365,6 +459,17 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
                     && start.elapsed() < SLED_LOCK_WAIT =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // What sled itself recognizes as damage (a checksum, an unreadable config) is damage.
+            Err(
+                e @ (sled::Error::Corruption { .. }
+                | sled::Error::Unsupported(_)
+                | sled::Error::ReportableBug(_)),
+            ) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    detail: format!("sled cannot open it: {e}"),
+                });
             }
             Err(e) => return Err(sled_err("open")(e)),
         }

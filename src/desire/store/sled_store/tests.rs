@@ -114,3 +114,160 @@ fn foreign_schema_is_refused() {
     let e = SledStore::open(&path).unwrap_err();
     assert!(matches!(e, StoreError::Schema { .. }), "{e}");
 }
+
+/// A database with some history (50 journal entries, a writeback-loss mark), closed.
+fn used_db(path: &Path) {
+    let s = SledStore::open(path).unwrap();
+    for i in 0..50 {
+        s.record_intent(&intent(&format!("3:0:0:{i}"))).unwrap();
+    }
+    s.mark_writeback_lost("3:0:0:7 naa.7", "EIO").unwrap();
+}
+
+fn assert_corrupt(path: &Path, why: &str) {
+    let e = SledStore::open(path).expect_err(why);
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{why}: {e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "{why}: names the path: {msg}"
+    );
+    assert!(msg.contains("will not act"), "{why}: {msg}");
+    assert!(
+        msg.contains("move the directory aside"),
+        "{why}: the operator's option: {msg}"
+    );
+}
+
+fn damage(path: &Path, f: impl FnOnce(&Path, u64)) {
+    let db = path.join("db");
+    let len = fs::metadata(&db).unwrap().len();
+    f(&db, len);
+}
+
+/// sled recovers a truncated log by dropping its tail and opens without complaint (measured:
+/// half the journal gone): the seal must catch it.
+#[test]
+fn truncated_database_is_refused_not_silently_shortened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    used_db(&path);
+    damage(&path, |db, len| {
+        OpenOptions::new()
+            .write(true)
+            .open(db)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap()
+    });
+    assert_corrupt(&path, "truncated to half");
+}
+
+#[test]
+fn emptied_or_deleted_database_file_is_refused() {
+    for how in ["truncate to 0", "delete sled's file"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        used_db(&path);
+        damage(&path, |db, _| match how {
+            "truncate to 0" => OpenOptions::new()
+                .write(true)
+                .open(db)
+                .unwrap()
+                .set_len(0)
+                .unwrap(),
+            _ => fs::remove_file(db).unwrap(),
+        });
+        assert_corrupt(&path, how);
+    }
+}
+
+#[test]
+fn garbage_bytes_in_the_database_are_refused() {
+    use std::io::{Seek, SeekFrom, Write};
+    for at in ["start", "middle"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        used_db(&path);
+        damage(&path, |db, len| {
+            let mut f = OpenOptions::new().write(true).open(db).unwrap();
+            f.seek(SeekFrom::Start(if at == "start" { 0 } else { len / 2 }))
+                .unwrap();
+            f.write_all(&[0xa5; 4096]).unwrap();
+        });
+        assert_corrupt(&path, at);
+    }
+}
+
+#[test]
+fn garbage_in_sleds_config_or_the_seal_is_refused() {
+    for file in ["conf", seal::FILE] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        used_db(&path);
+        fs::write(path.join(file), b"\xff\xfe garbage").unwrap();
+        assert_corrupt(&path, file);
+    }
+}
+
+/// A SIGKILL between sled's fsync and the seal's leaves the seal one behind: that is not damage.
+#[test]
+fn seal_behind_the_database_is_a_crash_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    used_db(&path);
+    let seal::Found::Generation(g) = seal::read(&path).unwrap() else {
+        panic!("no seal")
+    };
+    assert!(g > 50, "one generation per durable write: {g}");
+    seal::Seal::open(&path).unwrap().write(g - 1).unwrap();
+    let s = SledStore::open(&path).unwrap();
+    assert_eq!(s.history(100).unwrap().len(), 50);
+    assert_eq!(s.writeback_lost().unwrap().len(), 1);
+}
+
+/// A database from before seals (no seal file, no generation) opens and is sealed.
+#[test]
+fn database_without_a_seal_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    used_db(&path);
+    fs::remove_file(seal::path(&path)).unwrap();
+    {
+        let db = open_sled(&path).unwrap();
+        db.remove(GENERATION).unwrap();
+        db.flush().unwrap();
+    }
+    drop(SledStore::open(&path).unwrap());
+    assert!(matches!(
+        seal::read(&path).unwrap(),
+        seal::Found::Generation(1)
+    ));
+    // and from then on a truncation is caught
+    damage(&path, |db, _| {
+        OpenOptions::new()
+            .write(true)
+            .open(db)
+            .unwrap()
+            .set_len(0)
+            .unwrap()
+    });
+    assert_corrupt(&path, "truncated after adoption");
+}
+
+/// A stored value that does not decode is damage, found at open rather than mid-pass.
+#[test]
+fn undecodable_value_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    used_db(&path);
+    {
+        let db = open_sled(&path).unwrap();
+        db.open_tree("journal")
+            .unwrap()
+            .insert(7u64.to_be_bytes(), &b"{not json"[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_corrupt(&path, "undecodable value");
+}
