@@ -190,14 +190,18 @@ pub enum JournalEvent<'a> {
 
 /// Where intents and outcomes are recorded (the sled journal in the daemon).
 pub trait Journal: Sync {
-    /// Records one event. Must not fail the plan: a journal that cannot
-    /// write should log and return.
-    fn record(&self, event: &JournalEvent<'_>);
+    /// Records one event. `Err` (why, for the step's error) on an intent means it is not on
+    /// disk: the executor then does not run the step (fail closed: an action the journal does
+    /// not know of could not be reported as interrupted after a crash). `Err` on an outcome is
+    /// only logged: the action has happened.
+    fn record(&self, event: &JournalEvent<'_>) -> Result<(), String>;
 }
 
+/// Observers (tests, the daemon's alert tee) are closures that cannot fail.
 impl<F: Fn(&JournalEvent<'_>) + Sync> Journal for F {
-    fn record(&self, event: &JournalEvent<'_>) {
+    fn record(&self, event: &JournalEvent<'_>) -> Result<(), String> {
         self(event);
+        Ok(())
     }
 }
 
@@ -206,7 +210,9 @@ impl<F: Fn(&JournalEvent<'_>) + Sync> Journal for F {
 pub struct NoJournal;
 
 impl Journal for NoJournal {
-    fn record(&self, _: &JournalEvent<'_>) {}
+    fn record(&self, _: &JournalEvent<'_>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One lock per iSCSI target, shared by every executor in the process.
@@ -261,7 +267,8 @@ pub fn execute_plan<A: Actuator + ?Sized>(
         let _markers = actuator.mark_removing(&removal_devs(chunk));
         for &(index, step) in chunk {
             let result = run_step(step, actuator, journal, index, &mut failed);
-            journal.record(&JournalEvent::Outcome {
+            // An outcome that cannot be written is logged by the journal; the action is done.
+            let _ = journal.record(&JournalEvent::Outcome {
                 index,
                 step,
                 result: &result,
@@ -303,7 +310,14 @@ fn run_step<A: Actuator + ?Sized>(
         target = %targets.join(","),
     );
     let _enter = span.enter();
-    journal.record(&JournalEvent::Intent { index, step });
+    if let Err(why) = journal.record(&JournalEvent::Intent { index, step }) {
+        tracing::error!("{}: not run: {why}", step.action);
+        failed.insert(step.group);
+        return StepResult::Failed {
+            error: why,
+            stopped: true,
+        };
+    }
     match run_action(&step.action, actuator) {
         Ok(Outcome::Changed) if actuator.is_dry_run() => StepResult::WouldChange,
         Ok(Outcome::Changed) => {

@@ -751,3 +751,43 @@ fn disable_queueing_sends_fail_if_no_path_only_while_the_map_queues() {
     assert_eq!(a2.execute(&off).unwrap(), Outcome::AlreadyConverged);
     assert_eq!(calls(d2.path()), ["table mpatha"]);
 }
+
+/// A journal whose intents cannot be written (a full filesystem): every `Err` is counted.
+struct FullJournal(Mutex<usize>);
+
+impl Journal for FullJournal {
+    fn record(&self, event: &JournalEvent<'_>) -> Result<(), String> {
+        match event {
+            JournalEvent::Intent { .. } => {
+                *self.0.lock().unwrap() += 1;
+                Err("No space left on device (os error 28)".into())
+            }
+            JournalEvent::Outcome { .. } => Ok(()),
+        }
+    }
+}
+
+/// Issue 10: fail closed. An action whose intent is not on disk could not be reported as
+/// interrupted after a crash, so it is not run, nor anything that needed it.
+#[test]
+fn step_whose_intent_cannot_be_journaled_is_not_run() {
+    let rec = Recording::new();
+    let journal = FullJournal(Mutex::new(0));
+    let report = execute_plan(
+        &removal_plan(OnFailure::Stop),
+        &rec,
+        &journal,
+        &TargetLocks::default(),
+    );
+    assert!(rec.calls().is_empty(), "nothing acted: {:?}", rec.actions());
+    assert_eq!(*journal.0.lock().unwrap(), 1, "only the first step tried");
+    let StepResult::Failed { error, stopped } = &report.steps[0].result else {
+        panic!("{report}")
+    };
+    assert!(*stopped);
+    assert!(error.contains("No space left"), "{error}");
+    assert_eq!(
+        report.summary(),
+        "0 changed, 0 already converged, 1 failed, 2 skipped"
+    );
+}

@@ -1,6 +1,9 @@
 //! Connects the executor's journal events to the store: the intent is on disk before the action
 //! runs (`record_intent` syncs), the outcome after. A crash between the two leaves an intent
 //! without outcome, which the next start reports and re-plans from the kernel's state.
+//!
+//! An intent that cannot be written (a full filesystem, a failing disk) is an `Err`: the
+//! executor does not run that step (fail closed, docs/decisions.md).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -29,7 +32,7 @@ impl<'a> StoreJournal<'a> {
 }
 
 impl crate::act::Journal for StoreJournal<'_> {
-    fn record(&self, event: &JournalEvent<'_>) {
+    fn record(&self, event: &JournalEvent<'_>) -> Result<(), String> {
         let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             JournalEvent::Intent { index, step } => {
@@ -45,9 +48,13 @@ impl crate::act::Journal for StoreJournal<'_> {
                         super::kill_hook::intent_durable(&intent.action);
                     }
                     Err(e) => {
-                        error!(error = %e, action = %step.action, "journal: intent not recorded")
+                        error!(error = %e, action = %step.action, "journal: intent not recorded; not acting");
+                        return Err(format!(
+                            "not run: its intent could not be journaled ({e}); lunguard does not act without a journal"
+                        ));
                     }
                 }
+                Ok(())
             }
             JournalEvent::Outcome {
                 index,
@@ -55,7 +62,7 @@ impl crate::act::Journal for StoreJournal<'_> {
                 result,
             } => {
                 let Some(id) = ids.remove(index) else {
-                    return; // skipped steps have no intent
+                    return Ok(()); // skipped steps have no intent
                 };
                 let outcome = match result {
                     StepResult::Changed => Outcome::Changed,
@@ -71,9 +78,10 @@ impl crate::act::Journal for StoreJournal<'_> {
                     at: SystemTime::now(),
                     outcome,
                 };
-                if let Err(e) = self.store.record_outcome(id, &rec) {
+                self.store.record_outcome(id, &rec).map_err(|e| {
                     error!(error = %e, action = %step.action, "journal: outcome not recorded");
-                }
+                    format!("outcome not journaled: {e}")
+                })
             }
         }
     }

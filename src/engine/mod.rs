@@ -62,6 +62,22 @@ pub struct Pass {
     pub plan: Option<Plan>,
 }
 
+/// The store's journal and an observer: the observer sees every event, the store's answer
+/// (an intent not on disk stops its step) is the executor's.
+struct Tee<'a> {
+    store: &'a dyn Journal,
+    observer: &'a dyn Journal,
+}
+
+impl Journal for Tee<'_> {
+    fn record(&self, event: &JournalEvent<'_>) -> Result<(), String> {
+        let stored = self.store.record(event);
+        // Observers (alerts, tests) cannot fail; their answer carries nothing.
+        let _ = self.observer.record(event);
+        stored
+    }
+}
+
 /// Config + store + the tools that inspect and act.
 pub struct Engine {
     config: Config,
@@ -352,9 +368,9 @@ impl Engine {
             }
         }
         let store = StoreJournal::new(self.store());
-        let tee = |e: &JournalEvent<'_>| {
-            store.record(e);
-            observer.record(e);
+        let tee = Tee {
+            store: &store,
+            observer,
         };
         let mut phases = Phases::start();
         let report = execute_plan(plan, actuator, &tee, &self.locks);
