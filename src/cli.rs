@@ -73,7 +73,9 @@ pub enum Command {
     /// resync on netlink overflow and periodically. Findings and actions go to journald.
     /// Signals: TERM/INT finish the action in flight and exit 0; HUP reloads config and state;
     /// USR1 writes a status dump to the log. Runs under systemd as Type=notify (READY after the
-    /// first full pass, WATCHDOG, STATUS, STOPPING). A damaged database is refused (exit 3).
+    /// first full pass, WATCHDOG, STATUS, STOPPING).
+    ///
+    /// A damaged database, or a full filesystem under it, is refused (exit 3).
     /// Test aid, not for production: LUNGUARD_TEST_KILL_AFTER_INTENT=N SIGKILLs the process
     /// right after its N-th journal intent is on disk.
     #[command(after_help = EXIT_CODES)]

@@ -71,7 +71,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s v -l verbo
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
-complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -s h -l help -d 'Print help'
+complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -l keep -d 'Keep the scratch directory (simulated sysfs, state files, database) and print its path'
 complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand demo" -s h -l help -d 'Print help'
