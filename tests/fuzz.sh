@@ -16,15 +16,18 @@ triple=x86_64-unknown-linux-gnu
 out=target/fuzz
 export CARGO_TARGET_DIR="$PWD/$out"
 
-# cargo-fuzz's flags without its nightly-only ones: libFuzzer's sanitizer-coverage instrumentation
-# (inline 8-bit counters, PC table, comparison tracing) through stable -C options. --target keeps
-# them off build scripts and proc macros.
+# The flags `cargo fuzz build --sanitizer none` passes, all stable -C options: libFuzzer's
+# sanitizer-coverage instrumentation (inline 8-bit counters, PC table, comparison tracing, stack
+# depth; no branch folding, which would hide comparisons). Debug assertions and overflow checks
+# come from fuzz/Cargo.toml's profile. --target keeps the flags off build scripts and proc macros.
 sancov=(
     -Cpasses=sancov-module
     -Cllvm-args=-sanitizer-coverage-level=4
     -Cllvm-args=-sanitizer-coverage-inline-8bit-counters
     -Cllvm-args=-sanitizer-coverage-pc-table
     -Cllvm-args=-sanitizer-coverage-trace-compares
+    -Cllvm-args=-sanitizer-coverage-stack-depth
+    -Cllvm-args=-simplifycfg-branch-fold-threshold=0
     --cfg=fuzzing
 )
 RUSTFLAGS="${sancov[*]}" cargo build --locked --release --quiet \
@@ -105,6 +108,10 @@ for fx in tests/fixtures/*/; do
     done < <(find "$fx/sys" -type f -name persistent_address -print0)
 done
 
+# A hang is an input that takes more than 1 s. libFuzzer times inputs on the wall clock, and on a
+# loaded machine a process can stall for seconds between two instructions; so a timeout is
+# replayed alone (-runs=3, the same limit) and fails the run only if the input is slow again.
+# A stall that does not reproduce is reported and fuzzing resumes for the rest of the budget.
 fail=0
 printf '%-11s %6s %10s %8s %6s %7s  %s\n' target secs execs exec/s cov corpus result
 for t in "${targets[@]}"; do
@@ -112,22 +119,38 @@ for t in "${targets[@]}"; do
     art=$out/artifacts/$t
     mkdir -p "$corpus" "$art"
     log=$out/$t.log
-    set +e
-    "$bin/$t" -max_total_time="$secs" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
-        -print_final_stats=1 -artifact_prefix="$art/" "$corpus" "$seeds/$t" >"$log" 2>&1
-    rc=$?
-    set -e
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2)
-    n=$(find "$corpus" -type f | wc -l)
-    if [ "$rc" -eq 0 ]; then
-        result=ok
-    else
+    : >"$log"
+    left=$secs execs=0 cov= result=ok stalls=0
+    while [ "$left" -gt 0 ]; do
+        began=$SECONDS
+        set +e
+        "$bin/$t" -max_total_time="$left" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
+            -print_final_stats=1 -artifact_prefix="$art/" "$corpus" "$seeds/$t" >"$log.run" 2>&1
+        rc=$?
+        set -e
+        cat "$log.run" >>"$log"
+        left=$((left - (SECONDS - began)))
+        e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.run" | tail -n1)
+        execs=$((execs + ${e:-0}))
+        c=$(grep -o 'cov: [0-9]*' "$log.run" | tail -n1 | cut -d' ' -f2)
+        cov=${c:-$cov}
+        [ "$rc" -ne 0 ] || break
+        slow=$(grep -o "timeout-[0-9a-f]*" "$log.run" | tail -n1)
+        if [ "$rc" -eq 70 ] && [ -n "$slow" ] &&
+            "$bin/$t" -timeout=1 -runs=3 "$art/$slow" >>"$log" 2>&1; then
+            stalls=$((stalls + 1))
+            mv "$art/$slow" "$art/stall-${slow#timeout-}"
+            continue
+        fi
         fail=1
-        result="FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+== ERROR|ALARM|panicked|deadly signal|out-of-memory' "$log" || true)"
+        result="FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+== ERROR|ALARM|panicked|deadly signal|out-of-memory' "$log.run" || true)"
         result+=" artifacts: $(ls "$art" | tr '\n' ' ')log: $log"
-    fi
-    printf '%-11s %6s %10s %8s %6s %7s  %s\n' "$t" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$n" "$result"
+        break
+    done
+    rm -f "$log.run"
+    [ "$stalls" -eq 0 ] || result+=" ($stalls machine stalls over 1 s replayed fast: $art/stall-*)"
+    rate=$((execs / (secs > 0 ? secs : 1)))
+    n=$(find "$corpus" -type f | wc -l)
+    printf '%-11s %6s %10s %8s %6s %7s  %s\n' "$t" "$secs" "$execs" "$rate" "${cov:-?}" "$n" "$result"
 done
 exit "$fail"

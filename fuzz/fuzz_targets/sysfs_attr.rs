@@ -17,7 +17,11 @@ where
 {
     if let Ok(v) = s.parse::<T>() {
         let again = v.to_string().parse::<T>();
-        assert!(again.as_ref().is_ok_and(|a| a == &v), "{s:?} → {v} → {:?}", again.ok());
+        assert!(
+            again.as_ref().is_ok_and(|a| a == &v),
+            "{s:?} → {v} → {:?}",
+            again.ok()
+        );
     }
 }
 
