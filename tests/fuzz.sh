@@ -117,6 +117,7 @@ printf '%-11s %6s %10s %8s %6s %7s  %s\n' target secs execs exec/s cov corpus re
 for t in "${targets[@]}"; do
     corpus=$out/corpus/$t
     art=$out/artifacts/$t
+    rm -rf "$art"
     mkdir -p "$corpus" "$art"
     log=$out/$t.log
     : >"$log"
@@ -130,12 +131,13 @@ for t in "${targets[@]}"; do
         set -e
         cat "$log.run" >>"$log"
         left=$((left - (SECONDS - began)))
+        # (|| true: under pipefail a grep that finds nothing would end the script unreported.)
         e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.run" | tail -n1)
         execs=$((execs + ${e:-0}))
-        c=$(grep -o 'cov: [0-9]*' "$log.run" | tail -n1 | cut -d' ' -f2)
+        c=$(grep -o 'cov: [0-9]*' "$log.run" | tail -n1 | cut -d' ' -f2 || true)
         cov=${c:-$cov}
         [ "$rc" -ne 0 ] || break
-        slow=$(grep -o "timeout-[0-9a-f]*" "$log.run" | tail -n1)
+        slow=$(grep -o "timeout-[0-9a-f]*" "$log.run" | tail -n1 || true)
         if [ "$rc" -eq 70 ] && [ -n "$slow" ] &&
             "$bin/$t" -timeout=1 -runs=3 "$art/$slow" >>"$log" 2>&1; then
             stalls=$((stalls + 1))
