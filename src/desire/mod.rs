@@ -125,6 +125,7 @@ pub fn check_text(file: &std::path::Path, text: &str, scope: &crate::config::Sco
     let (declared, errors) = parse::parse_file(file, text);
     let mut errors = LoadErrors(errors);
     errors.extend(validate::validate(&declared, scope));
+    errors.0.sort_by_key(|d| (d.line, d.column));
     let error_count = errors.0.len();
     errors.cap_per_file(MAX_ERRORS_PER_FILE);
     Compiled {
