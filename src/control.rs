@@ -28,14 +28,16 @@ pub enum Request {
 }
 
 impl Request {
-    fn line(&self) -> String {
+    /// The request as sent on the wire, newline included.
+    pub fn line(&self) -> String {
         match self {
             Self::Plan => "plan\n".to_owned(),
             Self::History(n) => format!("history {n}\n"),
         }
     }
 
-    fn parse(line: &str) -> Option<Self> {
+    /// Parses one request line; `None` for anything that is not a request.
+    pub fn parse(line: &str) -> Option<Self> {
         let mut w = line.split_whitespace();
         match (w.next()?, w.next()) {
             ("plan", None) => Some(Self::Plan),
@@ -132,16 +134,32 @@ where
             return Ok(());
         }
     }
+    let reply = reply_to(&mut s, answer)?;
+    s.write_all(reply.as_bytes())
+}
+
+/// Longest request line read from a client: anything longer is cut there (and then refused).
+pub const MAX_REQUEST: u64 = 4096;
+
+/// Reads one request line (at most [`MAX_REQUEST`] bytes) from `input` and returns what the
+/// server sends back: `answer`'s `Ok`, or `error: …`. Everything a client controls goes
+/// through here, which is why it is public: the fuzz target drives it with raw bytes.
+pub fn reply_to<R, F>(input: R, answer: &F) -> std::io::Result<String>
+where
+    R: Read,
+    F: Fn(Request) -> Result<String, String>,
+{
     let mut line = String::new();
-    BufReader::new(&mut s).take(4096).read_line(&mut line)?;
-    let reply = match Request::parse(&line) {
+    BufReader::new(input)
+        .take(MAX_REQUEST)
+        .read_line(&mut line)?;
+    Ok(match Request::parse(&line) {
         Some(r) => answer(r).unwrap_or_else(|e| format!("error: {e}")),
         None => format!(
             "error: unknown request {:?} (expected `plan` or `history N`)",
             line.trim()
         ),
-    };
-    s.write_all(reply.as_bytes())
+    })
 }
 
 /// Asks a running daemon. `Ok(None)`: no daemon listens there (no socket, or nobody accepts),

@@ -371,3 +371,23 @@ fn check_with_a_missing_config_file_fails() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("cannot read the config file"), "{out}");
 }
+
+/// `check_text` (what the fuzz target and the linear-time tests feed) must be the loader the
+/// daemon runs on each file: same attachments, same diagnostics, for a valid and a broken file.
+#[test]
+fn check_text_is_the_per_file_loader() {
+    // A cross-file error (the duplicate name in the second table) before a parse error (the
+    // third): the diagnostics come in line order, as `lunguard check` prints them.
+    let broken = format!("{}{}[[attachment]]\nnmae = 1\n", att("v", 1), att("v", 2));
+    for text in [format!("{}{}", att("a", 1), att("b", 2)), broken] {
+        let d = state_dir(&[("s.toml", text.clone())]);
+        let whole = lunguard::desire::compile(&config(&d.state), Ownership::Trust);
+        let one =
+            lunguard::desire::check_text(&d.state.join("s.toml"), &text, &Config::default().scope);
+        let mut attachments = one.attachments.clone();
+        attachments.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(attachments, whole.attachments);
+        assert_eq!(one.errors.0, whole.errors.0);
+        assert_eq!(one.error_count, whole.error_count);
+    }
+}

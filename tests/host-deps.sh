@@ -9,8 +9,9 @@
 #                                     against (tests/bench_fidelity.rs, benches/run.sh)
 #   lintian, man-db, binutils         the package check (tests/package-contents.sh: lintian, man -l,
 #                                     readelf); cargo-deb, pinned, builds the package (cargo deb)
+#   g++                               libfuzzer-sys compiles libFuzzer's C++ (tests/fuzz.sh)
 set -euo pipefail
-need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap)
+need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap g++)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

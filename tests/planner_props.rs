@@ -153,8 +153,17 @@ fn policy(grace: bool, blast: usize, force: bool) -> Policy {
     }
 }
 
+/// Cases per property: 300 in the default `cargo test`; `PROPTEST_CASES` overrides it, as
+/// tests/run-all.sh does for its 100,000-topology run (docs/testing.md).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn never_removes_intended_in_use_or_out_of_scope(

@@ -118,6 +118,25 @@ pub fn compile(config: &Config, ownership: Ownership) -> Compiled {
     }
 }
 
+/// Parses and validates one state file's text on its own, as [`compile`] does each file (`file`
+/// only names it in diagnostics). No file system access: the fuzz targets and the parse-time
+/// tests feed the loader through this.
+pub fn check_text(file: &std::path::Path, text: &str, scope: &crate::config::Scope) -> Compiled {
+    let (declared, errors) = parse::parse_file(file, text);
+    let mut errors = LoadErrors(errors);
+    errors.extend(validate::validate(&declared, scope));
+    errors.0.sort_by_key(|d| (d.line, d.column));
+    let error_count = errors.0.len();
+    errors.cap_per_file(MAX_ERRORS_PER_FILE);
+    Compiled {
+        files: vec![file.to_owned()],
+        attachments: declared.into_iter().filter_map(|d| d.attachment).collect(),
+        digest: String::new(),
+        errors,
+        error_count,
+    }
+}
+
 /// Loads the desired state: `Ok` only if every file is valid.
 pub fn load_desired(config: &Config, ownership: Ownership) -> Result<DesiredState, LoadErrors> {
     let c = compile(config, ownership);
