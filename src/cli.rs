@@ -4,8 +4,14 @@
 //! binary (`main.rs`) dispatches.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
+use clap::builder::PossibleValuesParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::config::duration;
+use crate::plan::Action;
+use crate::rfc3339;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -13,6 +19,18 @@ Exit codes:
   1  findings or validation failure (e.g. status reported problems)
   2  usage or runtime error
   3  the database is damaged or its filesystem full: nothing done (see the message)";
+
+/// Examples at the end of each subcommand's `--help` (and man page), then the exit codes. Every
+/// line starting with `lunguard` parses with this grammar (a test checks it).
+macro_rules! examples {
+    ($($line:literal),+ $(,)?) => {
+        concat!("Examples:\n", $("  ", $line, "\n",)+ "\n", "Exit codes:\n",
+            "  0  ok\n",
+            "  1  findings or validation failure (e.g. status reported problems)\n",
+            "  2  usage or runtime error\n",
+            "  3  the database is damaged or its filesystem full: nothing done (see the message)")
+    };
+}
 
 /// What `lunguard --version` prints after the name: the version and the commit it was built
 /// from (build.rs; "unknown" outside a git checkout unless `LUNGUARD_COMMIT` is set), so a bug
@@ -43,29 +61,29 @@ pub struct Cli {
 pub enum Command {
     /// Show the kernel's view: iSCSI targets and sessions, SCSI paths grouped by WWID,
     /// multipath maps with their holders and mounts, and any problems reading them.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard status", "lunguard status --json | jq '.dm_devices[] | .name'", "lunguard status --state-dir /etc/lunguard/state.d"))]
     Status(StatusArgs),
 
     /// Validate the config file and the state files without changing anything:
     /// print a summary, or every problem as file:line:column: message.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard check", "lunguard check --state-dir ./state.d --json"))]
     Check(CheckArgs),
 
     /// Show what one reconcile pass would do and why: each attachment's state (converged,
     /// missing, wrong WWID, degraded), each unwanted device (waiting for grace, in use, to be
     /// removed) and the ordered steps. Changes nothing but the stored desired state.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard plan", "lunguard plan --json | jq '.plan.steps'", "lunguard plan --fixture ./recorded-host --state-dir ./state.d"))]
     Plan(PlanArgs),
 
     /// Bring the host to the declared state once: attach missing LUNs (narrowed scans only),
     /// flush and remove unwanted ones, log out of sessions nobody needs, then print a summary.
     /// In `mode = "observe"` nothing is changed. The guard loop is `lunguard daemon`.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard apply --once --dry-run", "lunguard apply --once -v"))]
     Apply(ApplyArgs),
 
     /// Show the action journal: every intent recorded before acting and its outcome
     /// (changed, already converged, failed, or none when lunguard stopped mid-action).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard history --limit 20", "lunguard history --since 2h --kind flush_map --kind delete_paths", "lunguard history --since 2026-12-01T00:00:00Z --json"))]
     History(HistoryArgs),
 
     /// Run the guard: subscribe to uevents, watch the state directory, then keep the host as
@@ -78,7 +96,7 @@ pub enum Command {
     /// A damaged database, or a full filesystem under it, is refused (exit 3).
     /// Test aid, not for production: LUNGUARD_TEST_KILL_AFTER_INTENT=N SIGKILLs the process
     /// right after its N-th journal intent is on disk.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("systemctl start lunguard      # how it normally runs (lunguard.service)", "lunguard daemon --config /etc/lunguard/lunguard.toml -vv", "systemctl reload lunguard     # re-read config and state (SIGHUP)"))]
     Daemon(DaemonArgs),
 
     /// Watch the guard work on a machine without SCSI: the real daemon loop against a built-in
@@ -86,7 +104,7 @@ pub enum Command {
     /// by narrowed scans, a detach, then another process's broad rescan bringing LUNs back and
     /// the guard removing them, with the alert lines journald would get. Under a minute; touches
     /// nothing outside a scratch directory.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = examples!("lunguard demo", "lunguard demo --keep"))]
     Demo(DemoArgs),
 }
 
@@ -113,13 +131,42 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub engine: EngineOpts,
 
-    /// How many of the newest entries to show.
+    /// How many of the newest entries to show (after the filters below).
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
 
-    /// Print JSON (an array of journal entries).
+    /// Only entries decided at or after WHEN: an RFC 3339 time (2026-12-01T08:00:00Z, any
+    /// offset) or a duration ago (90m, 2h, 1h30m).
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<SystemTime>,
+
+    /// Only entries decided before WHEN (the same forms as --since).
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<SystemTime>,
+
+    /// Only actions of this kind; repeat for several.
+    #[arg(long, value_name = "KIND", value_parser = PossibleValuesParser::new(Action::KINDS))]
+    pub kind: Vec<String>,
+
+    /// Print JSON: {schema_version, entries: [{id, kind, key, action, at, outcome}]} with
+    /// RFC 3339 times (docs/cli.md).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--since`/`--until`: an RFC 3339 time, or a duration before now.
+fn parse_when(s: &str) -> Result<SystemTime, String> {
+    if s.len() >= 20 && s.as_bytes().first().is_some_and(u8::is_ascii_digit) && s.contains('-') {
+        return rfc3339::parse(s).map_err(|e| e.to_string());
+    }
+    let ago = duration::parse(s).map_err(|_| {
+        format!(
+            "invalid time {s:?}: expected an RFC 3339 time like 2026-12-01T08:00:00Z or a duration ago like 90m, 2h, 1h30m"
+        )
+    })?;
+    SystemTime::now()
+        .checked_sub(ago)
+        .ok_or_else(|| format!("{s} ago is before the clock's epoch"))
 }
 
 /// Overrides shared by `plan` and `apply`.
@@ -237,6 +284,91 @@ mod tests {
     fn fixture_conflicts_with_explicit_roots() {
         let r = Cli::try_parse_from(["lunguard", "status", "--fixture", "d", "--sysfs-root", "s"]);
         assert!(r.is_err());
+    }
+
+    /// Every subcommand's help ends with examples, then the exit codes; every example that runs
+    /// lunguard parses (up to a pipe or a comment), so a renamed flag cannot leave a stale one.
+    #[test]
+    fn every_subcommand_help_ends_with_examples_that_parse() {
+        let mut cli = Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            let name = sub.get_name().to_owned();
+            let help = sub.render_long_help().to_string();
+            let examples = help
+                .split_once("Examples:\n")
+                .and_then(|(_, rest)| rest.split_once("\nExit codes:"))
+                .map(|(ex, _)| ex)
+                .unwrap_or_else(|| panic!("{name}: no Examples section before the exit codes"));
+            let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert!(
+                (2..=3).contains(&lines.len()),
+                "{name}: {} examples",
+                lines.len()
+            );
+            let ours: Vec<&str> = lines
+                .iter()
+                .map(|l| l.trim())
+                .filter(|l| l.starts_with("lunguard "))
+                .collect();
+            assert!(!ours.is_empty(), "{name}: no example runs lunguard");
+            for line in ours {
+                let cmd = line.split(['|', '#']).next().unwrap_or(line);
+                let argv: Vec<&str> = cmd.split_whitespace().collect();
+                assert_eq!(argv.get(1), Some(&name.as_str()), "{line}");
+                if let Err(e) = Cli::try_parse_from(&argv) {
+                    panic!("{name}: example {line:?} does not parse: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_mistyped_subcommand_or_flag_gets_a_suggestion() {
+        let e = Cli::try_parse_from(["lunguard", "histroy"]).unwrap_err();
+        assert!(e.to_string().contains("'history'"), "{e}");
+        let e = Cli::try_parse_from(["lunguard", "history", "--sinse", "2h"]).unwrap_err();
+        assert!(e.to_string().contains("'--since'"), "{e}");
+    }
+
+    #[test]
+    fn history_times_are_rfc3339_or_a_duration_ago_and_kinds_are_checked() {
+        let parsed = |args: &[&str]| match Cli::try_parse_from(args) {
+            Ok(Cli {
+                command: Command::History(h),
+                ..
+            }) => Ok(h),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let h = parsed(&[
+            "lunguard",
+            "history",
+            "--since",
+            "2026-12-01T00:00:00+01:00",
+        ])
+        .unwrap();
+        assert_eq!(h.since, rfc3339::parse("2026-11-30T23:00:00Z").ok());
+        let h = parsed(&["lunguard", "history", "--since", "2h", "--until", "1h"]).unwrap();
+        let (since, until) = (h.since.unwrap(), h.until.unwrap());
+        assert_eq!(
+            until.duration_since(since).unwrap().as_secs(),
+            3600,
+            "2h ago is an hour before 1h ago"
+        );
+        let e = parsed(&["lunguard", "history", "--since", "yesterday"]).unwrap_err();
+        assert!(e.contains("RFC 3339"), "{e}");
+        let e = parsed(&["lunguard", "history", "--kind", "flush"]).unwrap_err();
+        assert!(e.contains("flush_map"), "the error lists the kinds: {e}");
+        let h = parsed(&[
+            "lunguard",
+            "history",
+            "--kind",
+            "logout",
+            "--kind",
+            "delete_node",
+        ])
+        .unwrap();
+        assert_eq!(h.kind, ["logout", "delete_node"]);
     }
 
     #[test]

@@ -52,6 +52,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::History(args) => Ok(lunguard::commands::history::run(
             &lunguard::commands::EngineArgs::from(&args.engine),
             args.limit,
+            &lunguard::commands::history::Filter {
+                since: args.since,
+                until: args.until,
+                kinds: args.kind.clone(),
+            },
             args.json,
             &mut io::stdout().lock(),
         )?),

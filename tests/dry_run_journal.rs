@@ -85,5 +85,6 @@ fn history_shows_would_change_apart_from_changed() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     let out = run(true);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["outcome"]["outcome"]["result"], "would_change", "{v}");
+    assert_eq!(v["schema_version"], 2, "{v}");
+    assert_eq!(v["entries"][0]["outcome"]["result"], "would_change", "{v}");
 }

@@ -138,7 +138,7 @@ _lunguard() {
             return 0
             ;;
         lunguard__subcmd__history)
-            opts="-v -h --config --state-dir --database --limit --json --verbose --help"
+            opts="-v -h --config --state-dir --database --limit --since --until --kind --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,18 @@ _lunguard() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -W "login scan_lun rescan_device multipath_add disable_queueing flush_buffers flush_map remove_from_map delete_paths wait_gone logout delete_node" -- "${cur}"))
                     return 0
                     ;;
                 *)

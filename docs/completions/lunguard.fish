@@ -65,8 +65,22 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s h -l help -d
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l state-dir -d 'State directory instead of the config\'s state_dir' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l database -d 'Database directory instead of the config\'s database (it is single-process: a running daemon holds it)' -r -F
-complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l limit -d 'How many of the newest entries to show' -r
-complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l json -d 'Print JSON (an array of journal entries)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l limit -d 'How many of the newest entries to show (after the filters below)' -r
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l since -d 'Only entries decided at or after WHEN: an RFC 3339 time (2026-12-01T08:00:00Z, any offset) or a duration ago (90m, 2h, 1h30m)' -r
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l until -d 'Only entries decided before WHEN (the same forms as --since)' -r
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l kind -d 'Only actions of this kind; repeat for several' -r -f -a "login\t''
+scan_lun\t''
+rescan_device\t''
+multipath_add\t''
+disable_queueing\t''
+flush_buffers\t''
+flush_map\t''
+remove_from_map\t''
+delete_paths\t''
+wait_gone\t''
+logout\t''
+delete_node\t''"
+complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l json -d 'Print JSON: {schema_version, entries: [{id, kind, key, action, at, outcome}]} with RFC 3339 times (docs/cli.md)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand daemon" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP' -r -F

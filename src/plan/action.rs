@@ -186,6 +186,22 @@ impl Action {
         )
     }
 
+    /// Every name [`Action::kind`] returns, in plan order: what `history --kind` accepts.
+    pub const KINDS: [&'static str; 12] = [
+        "login",
+        "scan_lun",
+        "rescan_device",
+        "multipath_add",
+        "disable_queueing",
+        "flush_buffers",
+        "flush_map",
+        "remove_from_map",
+        "delete_paths",
+        "wait_gone",
+        "logout",
+        "delete_node",
+    ];
+
     /// Short name of the variant, for logs and spans.
     pub fn kind(&self) -> &'static str {
         match self {
