@@ -78,7 +78,7 @@ pub enum Command {
     /// Bring the host to the declared state once: attach missing LUNs (narrowed scans only),
     /// flush and remove unwanted ones, log out of sessions nobody needs, then print a summary.
     /// In `mode = "observe"` nothing is changed. The guard loop is `lunguard daemon`.
-    #[command(after_help = examples!("lunguard apply --once --dry-run", "lunguard apply --once -v"))]
+    #[command(after_help = examples!("lunguard apply --once --dry-run", "lunguard apply --once -v", "lunguard apply --once --json | jq '.summary'"))]
     Apply(ApplyArgs),
 
     /// Show the action journal: every intent recorded before acting and its outcome
@@ -217,6 +217,11 @@ pub struct ApplyArgs {
     /// Print what would be done; change nothing (the same as `plan`, in apply's format).
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Print JSON instead of text: {schema_version, mode, dry_run, desired_ok, passes: [{plan,
+    /// steps}], summary, ok} (docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `lunguard check`.
@@ -231,7 +236,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// Print JSON {ok, files, attachments, errors} (docs/state-files.md).
+    /// Print JSON {schema_version, ok, files, attachments, errors, error_count}
+    /// (docs/state-files.md).
     #[arg(long)]
     pub json: bool,
 }

@@ -65,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Apply(args) => Ok(lunguard::commands::apply::run(
             &lunguard::commands::EngineArgs::from(&args.engine),
             args.dry_run,
+            args.json,
             &mut io::stdout().lock(),
         )?),
     }

@@ -48,7 +48,7 @@ fn world(dir: &Path, mode: &str) -> (Lab, Engine) {
 
 fn run(engine: &Engine, dry_run: bool) -> (Exit, String) {
     let mut out = Vec::new();
-    let exit = apply::run_engine(engine, dry_run, &mut out).unwrap();
+    let (exit, _) = apply::run_engine(engine, dry_run, &mut out).unwrap();
     (exit, String::from_utf8(out).unwrap())
 }
 
@@ -81,4 +81,69 @@ fn dry_run_records_first_seen_and_previews_the_removal_after_grace() {
             "{mode}: nothing removed"
         );
     }
+}
+
+/// `apply --json` says what the text says: the same passes and step results, a summary that
+/// counts them, `ok` false while the leftover waits out its grace (exit 1). Dry run: the test
+/// host has no multipath binary to act with.
+#[test]
+fn apply_json_document_matches_what_the_text_says() {
+    let dir = tempfile::tempdir_in(scratch_root()).unwrap();
+    let (_lab, engine) = world(dir.path(), "enforce");
+    let mut text = Vec::new();
+    let (exit, doc) = apply::run_engine(&engine, true, &mut text).unwrap();
+    let v = serde_json::to_value(&doc).unwrap();
+    assert_eq!(v["schema_version"], 1, "{v}");
+    assert_eq!(v["mode"], "enforce");
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["desired_ok"], true);
+    assert_eq!(
+        exit,
+        Exit::Findings,
+        "in grace: {}",
+        String::from_utf8_lossy(&text)
+    );
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["passes"][0]["pass"], 1);
+    assert!(
+        v["passes"][0]["plan"]["findings"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        "{v}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut text = Vec::new();
+    let (exit, doc) = apply::run_engine(&engine, true, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let v = serde_json::to_value(&doc).unwrap();
+    assert_eq!(v["ok"], exit == Exit::Ok, "{v}");
+    let results: Vec<String> = v["passes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["steps"].as_array().unwrap().clone())
+        .map(|s| {
+            format!(
+                "[{}] {}",
+                s["result"]["result"].as_str().unwrap().replace('_', " "),
+                s["line"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        results
+            .iter()
+            .any(|r| r.starts_with("[would change] remove ")),
+        "{results:#?}"
+    );
+    for r in &results {
+        assert!(text.contains(r.as_str()), "{r:?} not in the text:\n{text}");
+    }
+    let n = |k: &str| v["summary"][k].as_u64().unwrap();
+    assert_eq!(
+        n("would_change") + n("converged"),
+        results.len() as u64,
+        "{v}"
+    );
+    assert_eq!(n("changed") + n("failed") + n("skipped"), 0, "{v}");
 }

@@ -311,6 +311,7 @@ fn repository_examples_pass_check() {
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
     assert_eq!(v["ok"], true);
     assert_eq!(v["attachments"].as_array().unwrap().len(), 2);
     assert_eq!(v["errors"].as_array().unwrap().len(), 0);

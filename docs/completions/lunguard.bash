@@ -58,7 +58,7 @@ _lunguard() {
             return 0
             ;;
         lunguard__subcmd__apply)
-            opts="-v -h --config --state-dir --database --once --dry-run --verbose --help"
+            opts="-v -h --config --state-dir --database --once --dry-run --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

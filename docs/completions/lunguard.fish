@@ -45,7 +45,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s v -l verbos
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent; a file given here must exist)' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l state-dir -d 'State directory to check instead of the config\'s state_dir' -r -F
-complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l json -d 'Print JSON {ok, files, attachments, errors} (docs/state-files.md)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l json -d 'Print JSON {schema_version, ok, files, attachments, errors, error_count} (docs/state-files.md)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand check" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand check" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand plan" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F
@@ -60,6 +60,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l state-dir -d
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l database -d 'Database directory instead of the config\'s database (it is single-process: a running daemon holds it)' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l once -d 'Run until converged (at most a few passes) and exit. Required: the continuous guard is `lunguard daemon`'
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l dry-run -d 'Print what would be done; change nothing (the same as `plan`, in apply\'s format)'
+complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l json -d 'Print JSON instead of text: {schema_version, mode, dry_run, desired_ok, passes: [{plan, steps}], summary, ok} (docs/cli.md)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent)' -r -F

@@ -143,7 +143,7 @@ impl Report {
 }
 
 /// Steps per result, from [`Report::counts`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     /// Done; the system changed.
     pub changed: usize,

@@ -4,24 +4,76 @@
 use std::io::Write;
 use std::time::SystemTime;
 
+use serde::Serialize;
+
 use super::{CommandError, EngineArgs, engine, render};
-use crate::act::Report;
+use crate::act::{Counts, Report, StepReport};
 use crate::config::Mode;
 use crate::engine::{Engine, EngineError, MAX_PASSES, PASS_PAUSE};
 use crate::exit::Exit;
+use crate::plan::Plan;
+
+/// `apply --json`'s version; fields are only ever added within one.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `apply --json`: what the text says, for scripts (docs/cli.md).
+#[derive(Debug, Serialize)]
+pub struct ApplyDocument {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `"observe"` or `"enforce"`.
+    pub mode: Mode,
+    /// Nothing was changed (`--dry-run` or observe mode).
+    pub dry_run: bool,
+    /// Whether the state files loaded; when not, the last good state was used (or, if there
+    /// never was one, nothing was planned).
+    pub desired_ok: bool,
+    /// Their errors, `file:line:column: message`.
+    pub desired_errors: Vec<String>,
+    /// Each pass: its plan (as `plan --json`'s) and what each step did.
+    pub passes: Vec<PassDocument>,
+    /// Step results over all passes.
+    pub summary: Counts,
+    /// Whether the host converged without failures, refusals or findings (exit 0).
+    pub ok: bool,
+}
+
+/// One pass of `apply --json`.
+#[derive(Debug, Serialize)]
+pub struct PassDocument {
+    /// 1, 2, …
+    pub pass: usize,
+    /// The plan that was executed.
+    pub plan: Plan,
+    /// What each step did, in order.
+    pub steps: Vec<StepReport>,
+}
 
 /// Runs `apply --once`. Exit 0: converged with no failures; 1: failures, refusals or findings
 /// left (in use, blast radius, rejected state files); 2: could not run.
-pub fn run(args: &EngineArgs, dry_run: bool, out: &mut dyn Write) -> Result<Exit, CommandError> {
-    run_engine(&engine(args)?, dry_run, out)
+pub fn run(
+    args: &EngineArgs,
+    dry_run: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, CommandError> {
+    let engine = engine(args)?;
+    if !json {
+        return run_engine(&engine, dry_run, out).map(|(exit, _)| exit);
+    }
+    let (exit, doc) = run_engine(&engine, dry_run, &mut std::io::sink())?;
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(exit)
 }
 
-/// [`run`] over an engine already built (tests: the simulated host and an in-memory store).
+/// [`run`] over an engine already built (tests: the simulated host and an in-memory store):
+/// writes the text to `out` and returns the JSON document as well.
 pub fn run_engine(
     engine: &Engine,
     dry_run: bool,
     out: &mut dyn Write,
-) -> Result<Exit, CommandError> {
+) -> Result<(Exit, ApplyDocument), CommandError> {
     let observe_only = engine.config().mode == Mode::Observe;
     let dry_run = dry_run || observe_only;
     // The daemon's constructor: removal markers included, so the udev rule sees them.
@@ -34,6 +86,16 @@ pub fn run_engine(
         )?;
     }
     let mut total = Report::default();
+    let mut doc = ApplyDocument {
+        schema_version: SCHEMA_VERSION,
+        mode: engine.config().mode,
+        dry_run: dry_run || observe_only,
+        desired_ok: true,
+        desired_errors: Vec::new(),
+        passes: Vec::new(),
+        summary: Counts::default(),
+        ok: false,
+    };
     let mut rejected = false;
     let mut attention = false;
     for pass_no in 1..=MAX_PASSES {
@@ -54,7 +116,11 @@ pub fn run_engine(
         if pass_no == 1 || matches!(pass.reload, crate::desire::Reload::Kept { .. }) {
             render::reload(out, &pass.reload)?;
         }
-        rejected |= matches!(pass.reload, crate::desire::Reload::Kept { .. });
+        if let crate::desire::Reload::Kept { errors, .. } = &pass.reload {
+            rejected = true;
+            doc.desired_ok = false;
+            doc.desired_errors = errors.iter().map(ToString::to_string).collect();
+        }
         let Some(plan) = &pass.plan else {
             attention = true;
             break;
@@ -72,6 +138,11 @@ pub fn run_engine(
             }
             if pass_no == 1 {
                 render::plan(out, plan)?;
+                doc.passes.push(PassDocument {
+                    pass: pass_no,
+                    plan: plan.clone(),
+                    steps: Vec::new(),
+                });
             }
             break;
         }
@@ -89,6 +160,11 @@ pub fn run_engine(
             writeln!(out, "  [{}] {}", s.result, s.line)?;
         }
         let progressed = report.counts().changed > 0;
+        doc.passes.push(PassDocument {
+            pass: pass_no,
+            plan: plan.clone(),
+            steps: report.steps.clone(),
+        });
         total.steps.extend(report.steps);
         if dry_run || !progressed || !total.ok() {
             break;
@@ -96,9 +172,7 @@ pub fn run_engine(
         std::thread::sleep(PASS_PAUSE);
     }
     writeln!(out, "summary: {}", total.summary())?;
-    Ok(if total.ok() && !attention && !rejected {
-        Exit::Ok
-    } else {
-        Exit::Findings
-    })
+    doc.summary = total.counts();
+    doc.ok = total.ok() && !attention && !rejected;
+    Ok((if doc.ok { Exit::Ok } else { Exit::Findings }, doc))
 }

@@ -1,7 +1,7 @@
 //! `lunguard check`: validate the config and the state files, change nothing.
 //!
 //! Prints a one-line summary or every problem as `file:line:column: message`;
-//! `--json` prints `{ok, files, attachments, errors}`. Exit 0 when valid,
+//! `--json` prints `{schema_version, ok, files, attachments, errors, error_count}`. Exit 0 when valid,
 //! 1 when not. The config is checked first; if it is broken, the state files
 //! are still checked (against the default scope) so one run shows everything.
 
@@ -28,9 +28,14 @@ pub enum CheckError {
     Json(#[from] serde_json::Error),
 }
 
+/// `check --json`'s version; fields are only ever added within one.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The `--json` document.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Whether everything is valid.
     pub ok: bool,
     /// The state files read.
@@ -63,6 +68,7 @@ pub fn report(args: &CheckArgs, ownership: Ownership) -> Report {
     let error_count = errors.0.len() + compiled.error_count;
     errors.extend(compiled.errors.0);
     Report {
+        schema_version: SCHEMA_VERSION,
         ok: errors.is_empty(),
         files: compiled.files,
         attachments: compiled.attachments,
