@@ -10,8 +10,8 @@ use clap::builder::PossibleValuesParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::config::duration;
+use crate::model::parse_rfc3339;
 use crate::plan::Action;
-use crate::rfc3339;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -157,7 +157,7 @@ pub struct HistoryArgs {
 /// `--since`/`--until`: an RFC 3339 time, or a duration before now.
 fn parse_when(s: &str) -> Result<SystemTime, String> {
     if s.len() >= 20 && s.as_bytes().first().is_some_and(u8::is_ascii_digit) && s.contains('-') {
-        return rfc3339::parse(s).map_err(|e| e.to_string());
+        return parse_rfc3339(s).map_err(|e| e.to_string());
     }
     let ago = duration::parse(s).map_err(|_| {
         format!(
@@ -353,7 +353,7 @@ mod tests {
             "2026-12-01T00:00:00+01:00",
         ])
         .unwrap();
-        assert_eq!(h.since, rfc3339::parse("2026-11-30T23:00:00Z").ok());
+        assert_eq!(h.since, parse_rfc3339("2026-11-30T23:00:00Z").ok());
         let h = parsed(&["lunguard", "history", "--since", "2h", "--until", "1h"]).unwrap();
         let (since, until) = (h.since.unwrap(), h.until.unwrap());
         assert_eq!(

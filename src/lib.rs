@@ -63,7 +63,6 @@ pub mod notify;
 pub mod observe;
 pub mod plan;
 pub mod reconcile;
-pub mod rfc3339;
 pub mod sim;
 pub mod snapshot;
 pub mod testing;

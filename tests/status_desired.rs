@@ -86,6 +86,42 @@ fn leftover_lun_is_listed_and_declared_luns_get_their_verdicts() {
             ("vol-7", "missing")
         ]
     );
+    // The same conclusions, structured: no prose to parse.
+    let findings = v["desired"]["findings"].as_array().expect("findings");
+    let has = |kind: &str, subject: &str, field: &str, value: &str| {
+        findings.iter().any(|f| {
+            f["kind"]["kind"] == kind
+                && f["subject"]["type"] == subject
+                && f["subject"][field] == value
+        })
+    };
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"]["kind"] == "wrong_wwid" && f["attachment"] == "vol-1"),
+        "{findings:#?}"
+    );
+    assert!(
+        has("missing", "attachment", "name", "vol-7"),
+        "{findings:#?}"
+    );
+    // Nothing was seen before (no database): the leftover waits out its grace period.
+    assert!(
+        has("waiting_for_grace", "path", "hctl", "0:0:0:2"),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().all(|f| f["kind"]["kind"] != "converged"),
+        "{findings:#?}"
+    );
+    let wrong = findings
+        .iter()
+        .find(|f| f["kind"]["kind"] == "wrong_wwid")
+        .expect("wrong_wwid");
+    assert_eq!(
+        wrong["kind"]["expected"], "naa.600140500291fe600000000feed00099",
+        "{wrong}"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::desire::Store;
 use crate::desire::store::{JournalEntry, Outcome, SledStore};
 use crate::engine::EngineError;
 use crate::exit::Exit;
-use crate::rfc3339::Utc;
+use crate::model::Utc;
 
 /// Runs `history`. Exit 0; 1 when an entry has no outcome or failed; 2 when the database cannot
 /// be opened (for example while the daemon holds it).

@@ -29,5 +29,5 @@ pub use iqn::{Iqn, IqnError};
 pub use key::Key;
 pub use portal::{ISCSI_DEFAULT_PORT, Portal, PortalError};
 pub use scsi_state::ScsiDeviceState;
-pub use timestamp::rfc3339;
+pub use timestamp::{TimestampError, Utc, parse_rfc3339, rfc3339};
 pub use wwid::{Wwid, WwidError, WwidKind};

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::{Attachment, Iqn};
-use crate::plan::{FindingKind, Plan, Subject};
+use crate::plan::{Finding, FindingKind, Plan, Subject};
 use crate::reconcile::{self, Context};
 use crate::snapshot::Snapshot;
 
@@ -36,6 +36,9 @@ pub struct Desired {
     /// Devices, maps and sessions in scope that no attachment wants, in the planner's words
     /// (unwanted, in use, waiting for the grace period, blast radius).
     pub unwanted: Vec<String>,
+    /// Every finding that is not "converged", structured as `plan --json` gives them
+    /// (`{subject: {type…}, attachment, kind: {kind…}}`): what scripts read instead of prose.
+    pub findings: Vec<Finding>,
     /// Errors in the state files (file:line:column: message); the attachments are then not
     /// evaluated, since no good state is at hand without the database.
     pub errors: Vec<String>,
@@ -72,12 +75,19 @@ pub fn evaluate_in(
                     .map(|a| verdict(a, &plan))
                     .collect(),
                 unwanted,
+                findings: plan
+                    .findings
+                    .iter()
+                    .filter(|f| f.kind != FindingKind::Converged)
+                    .cloned()
+                    .collect(),
                 errors: Vec::new(),
             }
         }
         Err(errors) => Desired {
             attachments: Vec::new(),
             unwanted: Vec::new(),
+            findings: Vec::new(),
             errors: errors.iter().map(ToString::to_string).collect(),
         },
     }
