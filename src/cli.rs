@@ -274,6 +274,12 @@ pub struct StatusArgs {
     /// wrong_wwid, degraded (fewer paths than portals), in_use or unwanted.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Read sysfs and procfs now. Without it, a running daemon that observes the same roots
+    /// answers with its latest pass's snapshot (no second walk of the host), and the output
+    /// says when that was taken.
+    #[arg(long, conflicts_with = "fixture")]
+    pub fresh: bool,
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub enum Request {
     Plan,
     /// The newest N journal entries (as `history --json` prints them).
     History(usize),
+    /// The latest pass's snapshot (`engine::SnapshotDocument`), for `status`.
+    Snapshot,
 }
 
 impl Request {
@@ -33,6 +35,7 @@ impl Request {
         match self {
             Self::Plan => "plan\n".to_owned(),
             Self::History(n) => format!("history {n}\n"),
+            Self::Snapshot => "snapshot\n".to_owned(),
         }
     }
 
@@ -42,6 +45,7 @@ impl Request {
         match (w.next()?, w.next()) {
             ("plan", None) => Some(Self::Plan),
             ("history", Some(n)) => n.parse().ok().map(Self::History),
+            ("snapshot", None) => Some(Self::Snapshot),
             _ => None,
         }
     }
@@ -198,11 +202,12 @@ mod tests {
 
     #[test]
     fn requests_round_trip_and_garbage_is_refused() {
-        for r in [Request::Plan, Request::History(7)] {
+        for r in [Request::Plan, Request::History(7), Request::Snapshot] {
             assert_eq!(Request::parse(&r.line()), Some(r));
         }
         assert_eq!(Request::parse("rm -rf /\n"), None);
         assert_eq!(Request::parse("history lots\n"), None);
+        assert_eq!(Request::parse("snapshot now\n"), None);
     }
 
     #[test]
@@ -220,6 +225,7 @@ mod tests {
         serve(l, |r| match r {
             Request::Plan => Ok("{\"plan\":1}".into()),
             Request::History(n) => Err(format!("no history for {n}")),
+            Request::Snapshot => Err("no snapshot".into()),
         })
         .expect("serve");
         let got = ask(&path, &Request::Plan, Duration::from_secs(5)).expect("ask");

@@ -210,7 +210,7 @@ _lunguard() {
             return 0
             ;;
         lunguard__subcmd__status)
-            opts="-v -h --json --sysfs-root --proc-root --dev-root --fixture --config --state-dir --verbose --help"
+            opts="-v -h --json --sysfs-root --proc-root --dev-root --fixture --config --state-dir --fresh --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -41,6 +41,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l fixture -d 
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l config -d 'Compare with the state files of this config (default /etc/lunguard/lunguard.toml; its state directory is used when it exists)' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l state-dir -d 'Compare with the state files in DIR: each attachment is shown as converged, missing, wrong_wwid, degraded (fewer paths than portals), in_use or unwanted' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l json -d 'Print JSON (schema in docs/status-json.md) instead of tables'
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l fresh -d 'Read sysfs and procfs now. Without it, a running daemon that observes the same roots answers with its latest pass\'s snapshot (no second walk of the host), and the output says when that was taken'
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand check" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent; a file given here must exist)' -r -F

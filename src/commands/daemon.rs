@@ -101,9 +101,11 @@ fn timing(d: &DaemonSettings) -> Timing {
     }
 }
 
-/// Answers `plan` from the latest pass and `history` from the store, on the control socket.
+/// Answers `plan` and `snapshot` from the latest pass and `history` from the store, on the
+/// control socket.
 fn serve_control(path: &Path, daemon: &Daemon) {
     let latest = daemon.latest();
+    let latest_snapshot = daemon.latest_snapshot();
     let engine = daemon.engine();
     let listener = match control::bind(path) {
         Ok(l) => l,
@@ -125,6 +127,23 @@ fn serve_control(path: &Path, daemon: &Daemon) {
             let e = engine.lock().unwrap_or_else(PoisonError::into_inner);
             let h = e.store().history(n).map_err(|e| e.to_string())?;
             serde_json::to_string(&h).map_err(|e| e.to_string())
+        }
+        Request::Snapshot => {
+            // Only the Arc is taken under the lock: serializing thousands of paths must not
+            // hold up the next pass.
+            let latest = latest_snapshot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .ok_or("no pass has finished yet; try again in a moment")?;
+            let doc = crate::engine::SnapshotDocument {
+                taken_at: crate::model::rfc3339(latest.at),
+                sys: latest.roots.sys,
+                proc: latest.roots.proc,
+                dev: latest.roots.dev,
+                snapshot: (*latest.snapshot).clone(),
+            };
+            serde_json::to_string(&doc).map_err(|e| e.to_string())
         }
     });
     if let Err(e) = served {

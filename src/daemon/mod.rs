@@ -125,6 +125,21 @@ pub struct Summary {
 /// The latest pass, shared with the control socket.
 pub type Latest = Arc<Mutex<Option<PlanDocument>>>;
 
+/// The latest pass's snapshot, shared with the control socket (`status` reads it instead of
+/// walking sysfs a second time). The snapshot is shared, not copied, until a client asks.
+pub type LatestSnapshot = Arc<Mutex<Option<SnapshotAt>>>;
+
+/// A pass's snapshot, when it was taken and from which roots.
+#[derive(Debug, Clone)]
+pub struct SnapshotAt {
+    /// When the pass started (its planning time).
+    pub at: SystemTime,
+    /// The roots it read.
+    pub roots: crate::observe::Roots,
+    /// The snapshot itself, shared with the engine's cache.
+    pub snapshot: Arc<crate::snapshot::Snapshot>,
+}
+
 /// The guard.
 pub struct Daemon {
     engine: Arc<Mutex<Engine>>,
@@ -134,6 +149,7 @@ pub struct Daemon {
     notifier: Arc<Notifier>,
     opts: Options,
     latest: Latest,
+    latest_snapshot: LatestSnapshot,
     /// The state files' errors last alerted (cleared by a good load).
     last_rejection: Mutex<Option<LoadErrors>>,
 }
@@ -165,6 +181,7 @@ impl Daemon {
             notifier: Arc::new(notifier),
             opts,
             latest: Arc::new(Mutex::new(None)),
+            latest_snapshot: Arc::new(Mutex::new(None)),
             last_rejection: Mutex::new(None),
         }
     }
@@ -177,6 +194,11 @@ impl Daemon {
     /// The latest pass's plan document (the control socket serves it).
     pub fn latest(&self) -> Latest {
         Arc::clone(&self.latest)
+    }
+
+    /// The latest pass's snapshot and when it was taken (the control socket serves it).
+    pub fn latest_snapshot(&self) -> LatestSnapshot {
+        Arc::clone(&self.latest_snapshot)
     }
 
     /// Runs until `Stop` or the input channel closes.
@@ -450,6 +472,20 @@ impl Daemon {
         };
         sd(self.notifier.status(&status));
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(doc);
+        *self
+            .latest_snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(SnapshotAt {
+            at: pass.ctx.now,
+            roots: self
+                .engine
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .config()
+                .roots
+                .to_roots(),
+            snapshot: Arc::clone(&pass.snapshot),
+        });
         // Identities were re-read: judge them now, not at the next event (a rescan need not
         // make one).
         if pass.plan.as_ref().is_some_and(|p| {

@@ -1,6 +1,9 @@
 //! `PlanDocument`: one pass as `plan --json` prints it and as the daemon serves its latest pass
-//! over the control socket. Here, beside the pass it describes, so the daemon and the commands
-//! both use it without importing each other.
+//! over the control socket; `SnapshotDocument`: the snapshot that pass planned from, which
+//! `status` shows instead of walking sysfs again. Here, beside the pass they describe, so the
+//! daemon and the commands both use them without importing each other.
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,4 +46,19 @@ impl PlanDocument {
             source: source.to_owned(),
         }
     }
+}
+
+/// The daemon's latest snapshot, as it answers `snapshot` on its control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotDocument {
+    /// When the pass took it (RFC 3339 UTC): `status` says how old it is.
+    pub taken_at: String,
+    /// The roots it was read from: `status` uses it only for the same roots.
+    pub sys: PathBuf,
+    /// procfs root.
+    pub proc: PathBuf,
+    /// devtmpfs root.
+    pub dev: PathBuf,
+    /// The snapshot.
+    pub snapshot: crate::snapshot::Snapshot,
 }

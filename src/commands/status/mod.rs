@@ -12,11 +12,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::StatusArgs;
+use crate::control::{self, Request};
+use crate::engine::SnapshotDocument;
 use crate::exit::Exit;
 use crate::observe::{Roots, snapshot};
 use crate::snapshot::Snapshot;
 
-pub use json::{SCHEMA_VERSION, render_json};
+pub use json::{Provenance, SCHEMA_VERSION, render_json};
 pub use text::render_text;
 
 /// Why `status` could not run.
@@ -84,8 +86,31 @@ pub fn roots_from_args(args: &StatusArgs) -> Result<Roots, StatusError> {
 /// not converged.
 pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, StatusError> {
     let roots = roots_from_args(args)?;
-    tracing::debug!(?roots, "taking snapshot");
-    let snap = snapshot(&roots);
+    let cached = if args.fresh || args.fixture.is_some() {
+        None
+    } else {
+        from_daemon(args, &roots)
+    };
+    let (snap, from) = match cached {
+        Some(doc) => (
+            doc.snapshot,
+            Provenance {
+                source: "daemon",
+                taken_at: doc.taken_at,
+            },
+        ),
+        None => {
+            tracing::debug!(?roots, "taking snapshot");
+            let at = std::time::SystemTime::now();
+            (
+                snapshot(&roots),
+                Provenance {
+                    source: "status",
+                    taken_at: crate::model::rfc3339(at),
+                },
+            )
+        }
+    };
     let host = args.fixture.is_none() && args.sysfs_root.is_none() && args.proc_root.is_none();
     let desired = desired_config(args)?.map(|c| {
         let ctx = grace::context(&c);
@@ -100,7 +125,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, StatusError> 
         }
         d
     });
-    print(&snap, desired.as_ref(), args.json, out)?;
+    print(&snap, &from, desired.as_ref(), args.json, out)?;
     let problems = snap.all_problems().len();
     let unconverged = desired.as_ref().is_some_and(|d| {
         !d.errors.is_empty()
@@ -132,15 +157,61 @@ fn desired_config(args: &StatusArgs) -> Result<Option<crate::config::Config>, St
     Ok((explicit || c.state_dir.is_dir()).then_some(c))
 }
 
+/// The running daemon's latest snapshot, when a daemon answers on the control socket of the
+/// config (`--config`, else the default) and observes the same roots as this command would.
+/// Any failure (no daemon, not root, another daemon's roots) means "read sysfs now".
+fn from_daemon(args: &StatusArgs, roots: &crate::observe::Roots) -> Option<SnapshotDocument> {
+    use crate::config::{self, Config, IfMissing, Ownership};
+    let (path, if_missing) = match &args.config {
+        Some(p) => (p.clone(), IfMissing::Error),
+        None => (PathBuf::from(config::DEFAULT_PATH), IfMissing::Defaults),
+    };
+    let c = Config::load(&path, if_missing, Ownership::for_this_process()).ok()?;
+    let reply = match control::ask(
+        &c.control_socket,
+        &Request::Snapshot,
+        std::time::Duration::from_secs(30),
+    ) {
+        Ok(r) => r?,
+        Err(e) => {
+            tracing::debug!(error = %e, "status: no snapshot from the daemon; reading sysfs");
+            return None;
+        }
+    };
+    let doc: SnapshotDocument = match serde_json::from_str(&reply) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "status: the daemon's snapshot does not parse; reading sysfs");
+            return None;
+        }
+    };
+    if (&doc.sys, &doc.proc, &doc.dev) != (&roots.sys, &roots.proc, &roots.dev) {
+        tracing::debug!(
+            daemon = %doc.sys.display(),
+            "status: the daemon observes other roots; reading sysfs"
+        );
+        return None;
+    }
+    Some(doc)
+}
+
 fn print(
     snap: &Snapshot,
+    from: &Provenance,
     desired: Option<&desired::Desired>,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), StatusError> {
     if json {
-        out.write_all(render_json(snap, desired)?.as_bytes())?;
+        out.write_all(render_json(snap, from, desired)?.as_bytes())?;
     } else {
+        if from.source == "daemon" {
+            writeln!(
+                out,
+                "(the running daemon's snapshot from its latest pass, taken at {}; --fresh reads sysfs now)\n",
+                from.taken_at
+            )?;
+        }
         if let Some(d) = desired {
             out.write_all(desired::render(d).as_bytes())?;
         }
