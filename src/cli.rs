@@ -81,6 +81,26 @@ pub enum Command {
     #[command(after_help = examples!("lunguard apply --once --dry-run", "lunguard apply --once -v", "lunguard apply --once --json | jq '.summary'"))]
     Apply(ApplyArgs),
 
+    /// Declare one LUN: write NAME.toml in the state directory (checked with every other state
+    /// file first, written atomically, root-owned, mode 0644), which a running daemon picks up
+    /// and attaches with narrowed scans. With --wait, block until the daemon reports it
+    /// converged, or exit 1 with the reason.
+    #[command(after_help = examples!(
+        "lunguard attach vol-1 --target iqn.2003-01.org.example:a --portal 192.0.2.10 --portal 198.51.100.10 --lun 1",
+        "lunguard attach vol-2 --target iqn.2003-01.org.example:a --portal 192.0.2.10:3260 --lun 2 --no-multipath --wait",
+        "lunguard attach db-3 --target iqn.2003-01.org.example:db --portal 192.0.2.20 --lun 3 --wwid naa.6001405aa1f1c7e1c2a74b0b8d51e4c1 --wait --timeout 5m"
+    ))]
+    Attach(AttachArgs),
+
+    /// Remove one declaration that `attach` wrote (NAME.toml, atomically); a running daemon then
+    /// flushes and removes the LUN and logs out of a session nobody needs. With --wait, block
+    /// until the daemon reports it gone, or exit 1 with the reason (e.g. still in use).
+    #[command(after_help = examples!(
+        "lunguard detach vol-1",
+        "lunguard detach vol-1 --wait --timeout 10m"
+    ))]
+    Detach(DetachArgs),
+
     /// Show the action journal: every intent recorded before acting and its outcome
     /// (changed, already converged, failed, or none when lunguard stopped mid-action).
     #[command(after_help = examples!("lunguard history --limit 20", "lunguard history --since 2h --kind flush_map --kind delete_paths", "lunguard history --since 2026-12-01T00:00:00Z --json"))]
@@ -122,6 +142,76 @@ pub struct DaemonArgs {
     /// Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Arguments of `lunguard attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The attachment's name, unique across the state files; the file is NAME.toml. Letters,
+    /// digits, '.', '_' and '-', not starting with '.'.
+    pub name: String,
+
+    /// The target's iSCSI name (iqn.…, eui.… or naa.…).
+    #[arg(long, value_name = "IQN")]
+    pub target: String,
+
+    /// A portal, ip[:port] (IPv6 in brackets); repeat for each path. One session per portal.
+    #[arg(long = "portal", value_name = "PORTAL", required = true)]
+    pub portals: Vec<String>,
+
+    /// The LUN number on the target.
+    #[arg(long)]
+    pub lun: u64,
+
+    /// The WWID the LUN must have, in the kernel's form (naa.…, eui.…, t10.…): a device at this
+    /// address with another WWID is not attached as this one.
+    #[arg(long)]
+    pub wwid: Option<String>,
+
+    /// Use the bare SCSI disk instead of a dm-multipath map (one portal only).
+    #[arg(long)]
+    pub no_multipath: bool,
+
+    /// Config and state directory; how long to wait.
+    #[command(flatten)]
+    pub common: DeclareOpts,
+}
+
+/// Arguments of `lunguard detach`.
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The attachment's name (its file NAME.toml, as `attach` wrote it).
+    pub name: String,
+
+    /// Config and state directory; how long to wait.
+    #[command(flatten)]
+    pub common: DeclareOpts,
+}
+
+/// What `attach` and `detach` share.
+#[derive(Debug, Args)]
+pub struct DeclareOpts {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent): its state_dir,
+    /// scope and control socket.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// State directory instead of the config's state_dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Block until the running daemon reports the change done (attach: converged; detach:
+    /// the LUN gone); exit 1 with the reason if it is not by --timeout.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits (30s, 5m, 1h30m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// Arguments of `lunguard history`.

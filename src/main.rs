@@ -60,6 +60,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             args.json,
             &mut io::stdout().lock(),
         )?),
+        Command::Attach(args) => Ok(lunguard::commands::declare::attach(
+            &args,
+            &mut io::stdout().lock(),
+        )?),
+        Command::Detach(args) => Ok(lunguard::commands::declare::detach(
+            &args,
+            &mut io::stdout().lock(),
+        )?),
         Command::Demo(args) => lunguard::commands::demo::run(args.keep),
         Command::Daemon(args) => lunguard::commands::daemon::main(args.config),
         Command::Apply(args) => Ok(lunguard::commands::apply::run(

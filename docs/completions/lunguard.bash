@@ -19,6 +19,9 @@ _lunguard() {
             lunguard,apply)
                 cmd="lunguard__subcmd__apply"
                 ;;
+            lunguard,attach)
+                cmd="lunguard__subcmd__attach"
+                ;;
             lunguard,check)
                 cmd="lunguard__subcmd__check"
                 ;;
@@ -27,6 +30,9 @@ _lunguard() {
                 ;;
             lunguard,demo)
                 cmd="lunguard__subcmd__demo"
+                ;;
+            lunguard,detach)
+                cmd="lunguard__subcmd__detach"
                 ;;
             lunguard,history)
                 cmd="lunguard__subcmd__history"
@@ -44,7 +50,7 @@ _lunguard() {
 
     case "${cmd}" in
         lunguard)
-            opts="-v -h -V --verbose --help --version status check plan apply history daemon demo"
+            opts="-v -h -V --verbose --help --version status check plan apply attach detach history daemon demo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -73,6 +79,48 @@ _lunguard() {
                     return 0
                     ;;
                 --database)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lunguard__subcmd__attach)
+            opts="-v -h --target --portal --lun --wwid --no-multipath --config --state-dir --wait --timeout --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --portal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lun)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wwid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -130,6 +178,32 @@ _lunguard() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lunguard__subcmd__detach)
+            opts="-v -h --config --state-dir --wait --timeout --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod check;
 pub mod daemon;
+pub mod declare;
 pub mod demo;
 pub mod history;
 pub mod plan;
@@ -36,6 +37,19 @@ pub enum CommandError {
     /// The running daemon could not be asked.
     #[error(transparent)]
     Control(#[from] crate::control::ControlError),
+    /// A state file or the state directory could not be written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done ("create", "sync", …).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--wait` could not reach a daemon (exit 2: the change itself was made).
+    #[error("{0}")]
+    NoDaemon(String),
 }
 
 /// The overrides every engine command takes.

@@ -85,7 +85,7 @@ pub fn run(args: &EngineArgs, json: bool, out: &mut dyn Write) -> Result<Exit, C
     {
         engine.remember(plan, now)?;
     }
-    let doc = PlanDocument::of(&pass, "plan");
+    let doc = PlanDocument::of(&pass, "plan").with_mode(engine.config().mode);
     if json {
         doc.print(true, out)?;
     } else {

@@ -456,7 +456,13 @@ impl Daemon {
         }
         self.persist_writeback_lost(retries, &pass.snapshot);
         sched.grace_ends_in(Instant::now(), grace);
-        let doc = PlanDocument::of(&pass, "daemon");
+        let mode = self
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .config()
+            .mode;
+        let doc = PlanDocument::of(&pass, "daemon").with_mode(mode);
         let status = match &pass.plan {
             None => "no good desired state: not acting".to_owned(),
             Some(p) => format!(
@@ -471,7 +477,8 @@ impl Daemon {
             ),
         };
         sd(self.notifier.status(&status));
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(doc);
+        // The snapshot first: a client that sees this pass's plan (`detach --wait`) then gets
+        // this pass's snapshot or a later one, never an earlier one.
         *self
             .latest_snapshot
             .lock()
@@ -486,6 +493,7 @@ impl Daemon {
                 .to_roots(),
             snapshot: Arc::clone(&pass.snapshot),
         });
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(doc);
         // Identities were re-read: judge them now, not at the next event (a rescan need not
         // make one).
         if pass.plan.as_ref().is_some_and(|p| {

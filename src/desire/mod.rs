@@ -27,7 +27,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, LoadErrors, Ownership};
+use crate::config::{Config, Diagnostic, LoadErrors, Ownership};
 use crate::model::{Attachment, Iqn};
 
 pub use files::{MAX_STATE_FILE_BYTES, StateFile, is_state_file_name, read_state_dir};
@@ -92,14 +92,24 @@ pub const MAX_ERRORS_PER_FILE: usize = 100;
 /// against `config.scope`, collecting every problem.
 pub fn compile(config: &Config, ownership: Ownership) -> Compiled {
     let (files, read_errors) = read_state_dir(&config.state_dir, ownership);
+    compile_files(&files, read_errors, &config.scope)
+}
+
+/// [`compile`] over files already read (with the problems reading them): `attach` and `detach`
+/// check the directory as it would be after their change before making it.
+pub fn compile_files(
+    files: &[StateFile],
+    read_errors: Vec<Diagnostic>,
+    scope: &crate::config::Scope,
+) -> Compiled {
     let mut errors = LoadErrors(read_errors);
     let mut declared = Vec::new();
-    for f in &files {
+    for f in files {
         let (mut d, e) = parse::parse_file(&f.path, &f.text);
         declared.append(&mut d);
         errors.extend(e);
     }
-    errors.extend(validate::validate(&declared, &config.scope));
+    errors.extend(validate::validate(&declared, scope));
     // File order, then position: cross-file errors land next to their line.
     errors
         .0
@@ -111,7 +121,7 @@ pub fn compile(config: &Config, ownership: Ownership) -> Compiled {
     attachments.sort_by(|a, b| a.name.cmp(&b.name));
     Compiled {
         files: files.iter().map(|f| f.path.clone()).collect(),
-        digest: digest(&files),
+        digest: digest(files),
         attachments,
         errors,
         error_count,

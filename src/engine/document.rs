@@ -28,6 +28,10 @@ pub struct PlanDocument {
     /// Who planned: `"plan"` (this command) or `"daemon"` (its latest pass).
     #[serde(default)]
     pub source: String,
+    /// The mode in force: in `observe` nothing planned is done (`attach --wait` says so
+    /// instead of waiting). `null` from an older daemon.
+    #[serde(default)]
+    pub mode: Option<crate::config::Mode>,
 }
 
 impl PlanDocument {
@@ -44,6 +48,15 @@ impl PlanDocument {
             attachments: pass.reload.state().map_or(0, |s| s.attachments.len()),
             plan: pass.plan.clone(),
             source: source.to_owned(),
+            mode: None,
+        }
+    }
+
+    /// The same document, saying which mode was in force.
+    pub fn with_mode(self, mode: crate::config::Mode) -> Self {
+        Self {
+            mode: Some(mode),
+            ..self
         }
     }
 }
