@@ -317,6 +317,17 @@ impl Config {
                 ),
             );
         }
+        if let Some(p) = &d.metrics_textfile
+            && (!p.is_absolute() || p.extension().is_none_or(|e| e != "prom"))
+        {
+            bad(
+                &["daemon", "metrics_textfile"],
+                format!(
+                    "daemon.metrics_textfile must be an absolute path ending in .prom (node_exporter's textfile collector reads only those), e.g. \"/var/lib/prometheus/node-exporter/lunguard.prom\", got {:?}",
+                    p.display().to_string()
+                ),
+            );
+        }
         let hosts: [(&[&str], &Vec<String>); 2] = [
             (&["scope", "scsi_hosts"], &self.scope.scsi_hosts),
             (

@@ -58,6 +58,7 @@ pub mod desire;
 pub mod engine;
 pub mod exit;
 pub mod marker;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod observe;

@@ -10,8 +10,11 @@
 #   lintian, man-db, binutils         the package check (tests/package-contents.sh: lintian, man -l,
 #                                     readelf); cargo-deb, pinned, builds the package (cargo deb)
 #   g++                               libfuzzer-sys compiles libFuzzer's C++ (tests/fuzz.sh)
+#   python3-prometheus-client         the Prometheus text-format parser the metrics file is read
+#                                     back with (tests/metrics_textfile.rs, /usr/bin/python3)
 set -euo pipefail
-need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap g++)
+need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap g++
+      python3-prometheus-client)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,6 @@
 //! `[daemon]`: knobs of the guard loop (`lunguard daemon`) — the uevent
-//! socket's receive buffer, the debounce of event bursts and the periodic
-//! full resync. Read once at start (a SIGHUP reload does not change them).
+//! socket's receive buffer, the debounce of event bursts, the periodic
+//! full resync and the metrics file. Read once at start (a SIGHUP reload does not change them).
 //!
 //! Plain data with documented defaults (docs/config.md); no IO.
 
@@ -35,6 +35,9 @@ pub struct DaemonSettings {
     /// A full pass runs at least this often, events or not.
     #[serde(with = "duration")]
     pub resync_interval: Duration,
+    /// Where to write Prometheus metrics after every pass (node_exporter's textfile collector
+    /// reads `*.prom` files of one directory); none by default.
+    pub metrics_textfile: Option<std::path::PathBuf>,
 }
 
 impl Default for DaemonSettings {
@@ -43,6 +46,7 @@ impl Default for DaemonSettings {
             uevent_receive_buffer: DEFAULT_RECEIVE_BUFFER as u64,
             debounce: Duration::from_millis(50),
             resync_interval: Duration::from_secs(300),
+            metrics_textfile: None,
         }
     }
 }

@@ -206,6 +206,16 @@ fn daemon_section_defaults_values_and_limits() {
     );
     assert_eq!(c.daemon.debounce, Duration::from_millis(50));
     assert_eq!(c.daemon.resync_interval, Duration::from_secs(300));
+    assert_eq!(c.daemon.metrics_textfile, None);
+    let c =
+        parse("[daemon]\nmetrics_textfile = \"/var/lib/prometheus/node-exporter/lunguard.prom\"\n")
+            .unwrap();
+    assert_eq!(
+        c.daemon.metrics_textfile.as_deref(),
+        Some(std::path::Path::new(
+            "/var/lib/prometheus/node-exporter/lunguard.prom"
+        ))
+    );
     let c = parse(
         "[daemon]\nuevent_receive_buffer = 4096\ndebounce = \"200ms\"\nresync_interval = \"30s\"\n",
     )
@@ -233,6 +243,16 @@ fn daemon_section_defaults_values_and_limits() {
             "[daemon]\nresync_interval = \"500ms\"\n",
             2,
             "daemon.resync_interval must be at least 1s",
+        ),
+        (
+            "[daemon]\nmetrics_textfile = \"lunguard.prom\"\n",
+            2,
+            "daemon.metrics_textfile must be an absolute path ending in .prom",
+        ),
+        (
+            "[daemon]\nmetrics_textfile = \"/var/lib/prometheus/node-exporter/lunguard.txt\"\n",
+            2,
+            "daemon.metrics_textfile must be an absolute path ending in .prom",
         ),
     ] {
         let d = only_error(text);

@@ -29,6 +29,7 @@ use crate::desire::Reload;
 use crate::desire::store::{Outcome, OutcomeRecord};
 use crate::engine::PlanDocument;
 use crate::engine::{Engine, Fresh};
+use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::observe::uevent::{self, Uevent};
 use crate::plan::FindingKind;
@@ -122,6 +123,9 @@ pub struct Summary {
     pub overflows: u64,
 }
 
+/// How long writing the metrics file may take before the loop goes on without it.
+const METRICS_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The latest pass, shared with the control socket.
 pub type Latest = Arc<Mutex<Option<PlanDocument>>>;
 
@@ -150,6 +154,11 @@ pub struct Daemon {
     opts: Options,
     latest: Latest,
     latest_snapshot: LatestSnapshot,
+    /// Prometheus metrics, written to `daemon.metrics_textfile` after every pass.
+    metrics: Mutex<Metrics>,
+    metrics_file: Option<std::path::PathBuf>,
+    /// The last error writing it, logged once until it changes.
+    metrics_error: Mutex<Option<String>>,
     /// The state files' errors last alerted (cleared by a good load).
     last_rejection: Mutex<Option<LoadErrors>>,
 }
@@ -174,7 +183,14 @@ impl Daemon {
         notifier: Notifier,
         opts: Options,
     ) -> Self {
+        let (mode, metrics_file) = (
+            engine.config().mode,
+            engine.config().daemon.metrics_textfile.clone(),
+        );
         Self {
+            metrics: Mutex::new(Metrics::new(mode)),
+            metrics_file,
+            metrics_error: Mutex::new(None),
             engine: Arc::new(Mutex::new(engine)),
             actuator: Mutex::new(actuator),
             alerter,
@@ -236,6 +252,7 @@ impl Daemon {
                 }
                 // A pass that cannot run (database error, a panic in a pass) is reported and
                 // retried with backoff: errors never stop the guard.
+                let started = Instant::now();
                 let ok = match self
                     .pass(&this, &mut retries, &mut changes, &mut summary, &mut sched)
                     .await
@@ -251,6 +268,7 @@ impl Daemon {
                     }
                 };
                 self.alerter.flush();
+                self.metrics_pass_done(started.elapsed(), ok, this.touched.everything);
                 sched.pass_done(Instant::now(), ok, schedule::jitter());
                 if !ready || reloading {
                     sd(self.notifier.ready());
@@ -292,6 +310,7 @@ impl Daemon {
                         }
                         Input::Overflow { source } => {
                             summary.overflows += 1;
+                            self.metrics.lock().unwrap_or_else(PoisonError::into_inner).overflow();
                             fresh = Fresh::all();
                             self.alerter.emit(&Alert::resync_after_overflow(&source));
                             retries.clear();
@@ -387,7 +406,12 @@ impl Daemon {
                     .last_rejection
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                if last.as_ref() != Some(errors) {
+                let newly = last.as_ref() != Some(errors);
+                self.metrics
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .set_state_rejected(true, newly);
+                if newly {
                     warn!(errors = %errors, "state files rejected; the last good state stays in force");
                     self.alerter.emit(&Alert::state_rejected(errors));
                     *last = Some(errors.clone());
@@ -398,6 +422,10 @@ impl Daemon {
                     .last_rejection
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = None;
+                self.metrics
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .set_state_rejected(false, false);
                 if *changed {
                     self.alerter
                         .emit(&Alert::state_reloaded(state.attachments.len()));
@@ -455,6 +483,19 @@ impl Daemon {
             }
         }
         self.persist_writeback_lost(retries, &pass.snapshot);
+        {
+            let mut m = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(plan) = &pass.plan {
+                m.record_report(plan, &report);
+            }
+            let names: Vec<String> = pass
+                .reload
+                .state()
+                .map(|s| s.attachments.iter().map(|a| a.name.clone()).collect())
+                .unwrap_or_default();
+            m.observe_plan(pass.plan.as_ref(), &names);
+            m.set_degraded(retries.degraded().len());
+        }
         sched.grace_ends_in(Instant::now(), grace);
         let mode = self
             .engine
@@ -602,6 +643,41 @@ impl Daemon {
             Err(errors) => {
                 error!(config = %path.display(), "SIGHUP: config rejected, keeping the old one");
                 self.alerter.emit(&Alert::state_rejected(&errors));
+            }
+        }
+    }
+
+    /// Counts the pass in the metrics and writes the textfile, if one is configured. A write
+    /// that fails is logged once per distinct error; it never fails the pass.
+    fn metrics_pass_done(&self, took: Duration, ok: bool, full: bool) {
+        let text = {
+            let mut m = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+            m.set_mode(
+                self.engine
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .config()
+                    .mode,
+            );
+            m.pass_done(took, ok, full, SystemTime::now());
+            m.render()
+        };
+        let Some(path) = &self.metrics_file else {
+            return;
+        };
+        let result = crate::metrics::write_textfile(path, text, METRICS_WRITE_TIMEOUT);
+        let mut last = self
+            .metrics_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(()) => *last = None,
+            Err(e) => {
+                let e = e.to_string();
+                if last.as_ref() != Some(&e) {
+                    warn!(error = %e, "metrics textfile not written");
+                    *last = Some(e);
+                }
             }
         }
     }

@@ -131,6 +131,53 @@ pub struct Finding {
     pub kind: FindingKind,
 }
 
+impl FindingKind {
+    /// The variant's name as JSON tags it (`"waiting_for_grace"`): metrics labels, logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Converged => "converged",
+            Self::Missing { .. } => "missing",
+            Self::Unwanted { .. } => "unwanted",
+            Self::InUse { .. } => "in_use",
+            Self::WrongWwid { .. } => "wrong_wwid",
+            Self::Degraded { .. } => "degraded",
+            Self::Refused { .. } => "refused",
+            Self::BlastRadius { .. } => "blast_radius",
+            Self::WaitingForGrace { .. } => "waiting_for_grace",
+        }
+    }
+}
+
+/// An attachment's state from its findings, as `status` and the metrics show it: the worst
+/// finding wins (a wrong WWID anywhere outranks "missing" on the attachment). Returns the state
+/// (`converged`, `wrong_wwid`, `in_use`, `missing`, `degraded` or `unwanted`) and the finding
+/// it comes from (`None` when there is none at all, read as missing).
+pub fn attachment_state<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> (&'static str, Option<&'a FindingKind>) {
+    let rank = |k: &FindingKind| match k {
+        FindingKind::WrongWwid { .. } => 0,
+        FindingKind::InUse { .. } => 1,
+        FindingKind::Missing { .. } => 2,
+        FindingKind::Degraded { .. } => 3,
+        FindingKind::Converged => 9,
+        _ => 5,
+    };
+    let worst = findings
+        .into_iter()
+        .map(|f| &f.kind)
+        .min_by_key(|k| rank(k));
+    let state = match worst {
+        Some(FindingKind::Converged) => "converged",
+        Some(FindingKind::WrongWwid { .. }) => "wrong_wwid",
+        Some(FindingKind::InUse { .. }) => "in_use",
+        Some(FindingKind::Missing { .. }) | None => "missing",
+        Some(FindingKind::Degraded { .. }) => "degraded",
+        Some(_) => "unwanted",
+    };
+    (state, worst)
+}
+
 impl fmt::Display for FindingKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

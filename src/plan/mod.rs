@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::DeviceKey;
 
 pub use action::{Action, GroupId, MapRef, OnFailure, PathRef, Step};
-pub use finding::{Finding, FindingKind, Subject};
+pub use finding::{Finding, FindingKind, Subject, attachment_state};
 pub use flush_policy::FlushPolicy;
 
 /// What to do, and what was concluded.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::{Attachment, Iqn};
-use crate::plan::{Finding, FindingKind, Plan, Subject};
+use crate::plan::{Finding, FindingKind, Plan, Subject, attachment_state};
 use crate::reconcile::{self, Context};
 use crate::snapshot::Snapshot;
 
@@ -101,24 +101,13 @@ fn verdict(a: &Attachment, plan: &Plan) -> AttachmentStatus {
         .findings
         .iter()
         .filter(|f| f.subject == subject || f.attachment.as_deref() == Some(a.name.as_str()));
-    // The worst finding wins: a wrong WWID anywhere outranks "missing" on the attachment.
-    let rank = |k: &FindingKind| match k {
-        FindingKind::WrongWwid { .. } => 0,
-        FindingKind::InUse { .. } => 1,
-        FindingKind::Missing { .. } => 2,
-        FindingKind::Degraded { .. } => 3,
-        FindingKind::Converged => 9,
-        _ => 5,
-    };
-    let worst = mine.min_by_key(|f| rank(&f.kind));
-    let (state, detail) = match worst.map(|f| &f.kind) {
-        Some(FindingKind::Converged) => ("converged", String::new()),
-        Some(k @ FindingKind::WrongWwid { .. }) => ("wrong_wwid", k.to_string()),
-        Some(k @ FindingKind::InUse { .. }) => ("in_use", k.to_string()),
-        Some(FindingKind::Missing { what }) => ("missing", what.clone()),
-        Some(FindingKind::Degraded { why }) => ("degraded", why.clone()),
-        Some(k) => ("unwanted", k.to_string()),
-        None => ("missing", "no finding".to_owned()),
+    let (state, worst) = attachment_state(mine);
+    let detail = match worst {
+        None => "no finding".to_owned(),
+        Some(FindingKind::Converged) => String::new(),
+        Some(FindingKind::Missing { what }) => what.clone(),
+        Some(FindingKind::Degraded { why }) => why.clone(),
+        Some(k) => k.to_string(),
     };
     AttachmentStatus {
         name: a.name.clone(),
