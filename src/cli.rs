@@ -101,6 +101,17 @@ pub enum Command {
     ))]
     Detach(DetachArgs),
 
+    /// Audit this host against the field reports lunguard was built for: open-iscsi's scans and
+    /// timeouts, multipath's map handling, the services the guard needs, lunguard's own unit,
+    /// state files and database. Each finding says what is wrong, which failure it leads to and
+    /// the exact fix (docs/doctor.md). Changes nothing.
+    #[command(after_help = examples!(
+        "lunguard doctor",
+        "lunguard doctor --json | jq '.findings[] | .id'",
+        "lunguard doctor --heartbeat 30"
+    ))]
+    Doctor(DoctorArgs),
+
     /// Show the action journal: every intent recorded before acting and its outcome
     /// (changed, already converged, failed, or none when lunguard stopped mid-action).
     #[command(after_help = examples!("lunguard history --limit 20", "lunguard history --since 2h --kind flush_map --kind delete_paths", "lunguard history --since 2026-12-01T00:00:00Z --json"))]
@@ -142,6 +153,30 @@ pub struct DaemonArgs {
     /// Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Arguments of `lunguard doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent): the state files,
+    /// database and control socket to check.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The cluster's heartbeat timeout in seconds (OCFS2, Pacemaker): a path failure must reach
+    /// multipath well within it.
+    #[arg(long, value_name = "SECS")]
+    pub heartbeat: Option<u64>,
+
+    /// Read the host's files under DIR (DIR/etc/iscsi, DIR/proc, …) instead of /, and multipath's
+    /// configuration from DIR/etc/multipath.conf instead of `multipath -t`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Print JSON: {schema_version, healthy, findings: [{id, severity, source, what, leads_to,
+    /// fix}]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `lunguard attach`.

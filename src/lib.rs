@@ -55,6 +55,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod desire;
+pub mod doctor;
 pub mod engine;
 pub mod exit;
 pub mod marker;

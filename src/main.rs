@@ -60,6 +60,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             args.json,
             &mut io::stdout().lock(),
         )?),
+        Command::Doctor(args) => Ok(lunguard::commands::doctor::run(
+            &args,
+            &mut io::stdout().lock(),
+        )?),
         Command::Attach(args) => Ok(lunguard::commands::declare::attach(
             &args,
             &mut io::stdout().lock(),
@@ -115,6 +119,19 @@ fn is_unusable_database(e: &anyhow::Error) -> bool {
     )
 }
 
+/// `lunguard … | head`: the reader went away. Not an error, whichever command was writing
+/// (text or JSON).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<StatusError>(), Some(StatusError::Write(io)) if io.kind() == io::ErrorKind::BrokenPipe)
+    use lunguard::commands::CommandError;
+    let json = |j: &serde_json::Error| j.io_error_kind() == Some(io::ErrorKind::BrokenPipe);
+    match (
+        e.downcast_ref::<StatusError>(),
+        e.downcast_ref::<CommandError>(),
+    ) {
+        (Some(StatusError::Write(io)), _) | (_, Some(CommandError::Write(io))) => {
+            io.kind() == io::ErrorKind::BrokenPipe
+        }
+        (Some(StatusError::Json(j)), _) | (_, Some(CommandError::Json(j))) => json(j),
+        _ => false,
+    }
 }

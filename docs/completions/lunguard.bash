@@ -34,6 +34,9 @@ _lunguard() {
             lunguard,detach)
                 cmd="lunguard__subcmd__detach"
                 ;;
+            lunguard,doctor)
+                cmd="lunguard__subcmd__doctor"
+                ;;
             lunguard,history)
                 cmd="lunguard__subcmd__history"
                 ;;
@@ -50,7 +53,7 @@ _lunguard() {
 
     case "${cmd}" in
         lunguard)
-            opts="-v -h -V --verbose --help --version status check plan apply attach detach history daemon demo"
+            opts="-v -h -V --verbose --help --version status check plan apply attach detach doctor history daemon demo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,6 +204,32 @@ _lunguard() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lunguard__subcmd__doctor)
+            opts="-v -h --config --heartbeat --root --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heartbeat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

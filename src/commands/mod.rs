@@ -6,6 +6,7 @@ pub mod check;
 pub mod daemon;
 pub mod declare;
 pub mod demo;
+pub mod doctor;
 pub mod history;
 pub mod plan;
 mod render;
