@@ -112,6 +112,14 @@ pub enum Command {
     ))]
     Doctor(DoctorArgs),
 
+    /// Is the daemon alive: it answers on its control socket and its latest pass is recent.
+    /// For liveness probes (exit 0 alive, 1 stale or before its first pass, 2 no daemon).
+    #[command(after_help = examples!(
+        "lunguard health",
+        "lunguard health --max-age 15m"
+    ))]
+    Health(HealthArgs),
+
     /// Show the action journal: every intent recorded before acting and its outcome
     /// (changed, already converged, failed, or none when lunguard stopped mid-action).
     #[command(after_help = examples!("lunguard history --limit 20", "lunguard history --since 2h --kind flush_map --kind delete_paths", "lunguard history --since 2026-12-01T00:00:00Z --json"))]
@@ -153,6 +161,19 @@ pub struct DaemonArgs {
     /// Config file (default /etc/lunguard/lunguard.toml, which may be absent); re-read on HUP.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Arguments of `lunguard health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Config file (default /etc/lunguard/lunguard.toml, which may be absent): its control socket.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A latest pass older than this is a stuck loop (passes run at least every
+    /// daemon.resync_interval, 5m by default).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub max_age: std::time::Duration,
 }
 
 /// Arguments of `lunguard doctor`.

@@ -27,6 +27,8 @@ pub enum Request {
     History(usize),
     /// The latest pass's snapshot (`engine::SnapshotDocument`), for `status`.
     Snapshot,
+    /// When the latest pass ran (`engine::HealthDocument`): liveness probes.
+    Health,
 }
 
 impl Request {
@@ -36,6 +38,7 @@ impl Request {
             Self::Plan => "plan\n".to_owned(),
             Self::History(n) => format!("history {n}\n"),
             Self::Snapshot => "snapshot\n".to_owned(),
+            Self::Health => "health\n".to_owned(),
         }
     }
 
@@ -46,6 +49,7 @@ impl Request {
             ("plan", None) => Some(Self::Plan),
             ("history", Some(n)) => n.parse().ok().map(Self::History),
             ("snapshot", None) => Some(Self::Snapshot),
+            ("health", None) => Some(Self::Health),
             _ => None,
         }
     }
@@ -202,7 +206,12 @@ mod tests {
 
     #[test]
     fn requests_round_trip_and_garbage_is_refused() {
-        for r in [Request::Plan, Request::History(7), Request::Snapshot] {
+        for r in [
+            Request::Plan,
+            Request::History(7),
+            Request::Snapshot,
+            Request::Health,
+        ] {
             assert_eq!(Request::parse(&r.line()), Some(r));
         }
         assert_eq!(Request::parse("rm -rf /\n"), None);
@@ -225,7 +234,7 @@ mod tests {
         serve(l, |r| match r {
             Request::Plan => Ok("{\"plan\":1}".into()),
             Request::History(n) => Err(format!("no history for {n}")),
-            Request::Snapshot => Err("no snapshot".into()),
+            Request::Snapshot | Request::Health => Err("not in this test".into()),
         })
         .expect("serve");
         let got = ask(&path, &Request::Plan, Duration::from_secs(5)).expect("ask");

@@ -60,6 +60,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             args.json,
             &mut io::stdout().lock(),
         )?),
+        Command::Health(args) => Ok(lunguard::commands::health::run(
+            &args,
+            &mut io::stdout().lock(),
+        )?),
         Command::Doctor(args) => Ok(lunguard::commands::doctor::run(
             &args,
             &mut io::stdout().lock(),

@@ -12,9 +12,11 @@
 #   g++                               libfuzzer-sys compiles libFuzzer's C++ (tests/fuzz.sh)
 #   python3-prometheus-client         the Prometheus text-format parser the metrics file is read
 #                                     back with (tests/metrics_textfile.rs, /usr/bin/python3)
+#   python3-venv                      the virtualenv of the Kubernetes schema check
+#                                     (tests/k8s-manifest.sh: kubernetes-validate from PyPI, pinned)
 set -euo pipefail
 need=(qemu-system-x86 cpio kmod bc ca-certificates lsscsi systemd lintian man-db binutils debootstrap g++
-      python3-prometheus-client)
+      python3-prometheus-client python3-venv)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/host-deps.sh
 cargo test --locked --all-targets
+# The Kubernetes manifest against the API's schemas, and its config and state through `check`.
+bash tests/k8s-manifest.sh
 # The planner's safety properties over 100,000 random topologies each (the default run: 300).
 PROPTEST_CASES=100000 cargo test --locked --test planner_props
 # Every fuzz target, 20 s each from seeds made of the fixtures; 0 crashes, 0 hangs (before a

@@ -107,3 +107,27 @@ fn status_shows_the_daemons_latest_snapshot_for_its_roots_and_fresh_walks() {
         "{text}"
     );
 }
+
+/// `health` for liveness probes: no daemon is exit 2, a daemon whose latest pass is recent is
+/// alive (0), one whose latest pass is older than `--max-age` is stale (1).
+#[test]
+fn health_tells_a_running_loop_from_a_stale_one_and_from_none() {
+    let host = SimHost::new(1, &[0], "mode = \"observe\"", "");
+    let out = host.lunguard(&["health"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no daemon answers"),
+        "{out:?}"
+    );
+    let _daemon = host.daemon_ready();
+    let out = host.lunguard(&["health"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("alive: last pass at 20"), "{text}");
+    assert!(text.contains("mode observe"), "{text}");
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = host.lunguard(&["health", "--max-age", "1s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("stale:"), "{text}");
+}

@@ -37,6 +37,9 @@ _lunguard() {
             lunguard,doctor)
                 cmd="lunguard__subcmd__doctor"
                 ;;
+            lunguard,health)
+                cmd="lunguard__subcmd__health"
+                ;;
             lunguard,history)
                 cmd="lunguard__subcmd__history"
                 ;;
@@ -53,7 +56,7 @@ _lunguard() {
 
     case "${cmd}" in
         lunguard)
-            opts="-v -h -V --verbose --help --version status check plan apply attach detach doctor history daemon demo"
+            opts="-v -h -V --verbose --help --version status check plan apply attach detach doctor health history daemon demo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,6 +233,28 @@ _lunguard() {
                     return 0
                     ;;
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lunguard__subcmd__health)
+            opts="-v -h --config --max-age --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -128,6 +128,26 @@ fn serve_control(path: &Path, daemon: &Daemon) {
             let h = e.store().history(n).map_err(|e| e.to_string())?;
             serde_json::to_string(&h).map_err(|e| e.to_string())
         }
+        Request::Health => {
+            let at = latest_snapshot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|l| l.at)
+                .ok_or("no pass has finished yet; try again in a moment")?;
+            let mode = latest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .and_then(|d| d.mode)
+                .unwrap_or_default();
+            let doc = crate::engine::HealthDocument {
+                schema_version: 1,
+                last_pass_at: crate::model::rfc3339(at),
+                mode,
+            };
+            serde_json::to_string(&doc).map_err(|e| e.to_string())
+        }
         Request::Snapshot => {
             // Only the Arc is taken under the lock: serializing thousands of paths must not
             // hold up the next pass.

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod declare;
 pub mod demo;
 pub mod doctor;
+pub mod health;
 pub mod history;
 pub mod plan;
 mod render;

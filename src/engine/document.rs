@@ -75,3 +75,15 @@ pub struct SnapshotDocument {
     /// The snapshot.
     pub snapshot: crate::snapshot::Snapshot,
 }
+
+/// The daemon's answer to `health`: enough for a liveness probe to tell a loop that still runs
+/// passes from one that is stuck.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthDocument {
+    /// 1.
+    pub schema_version: u32,
+    /// When the latest pass started (RFC 3339 UTC).
+    pub last_pass_at: String,
+    /// The mode in force.
+    pub mode: crate::config::Mode,
+}

@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 pub use actuator::actuator_for;
 pub use cache::Fresh;
-pub use document::{PlanDocument, SnapshotDocument};
+pub use document::{HealthDocument, PlanDocument, SnapshotDocument};
 pub use journal::StoreJournal;
 pub use phases::Phases;
 
