@@ -943,3 +943,61 @@ fn package_installs_and_runs_under_systemd_journald_and_udevd() {
     );
     println!("boot:\n{}", read(out, "timing"));
 }
+
+/// Issue 11: `lunguard doctor` against the real open-iscsi and multipath-tools of the guest: a
+/// host misconfigured as the field reports describe gets exactly those findings (the scenario
+/// exits 1 from doctor), and once fixed as the findings say — the printed `iscsiadm` fix line
+/// run as printed — it is healthy.
+#[test]
+fn doctor_finds_each_misconfiguration_on_a_real_host_and_none_once_fixed() {
+    let out = run_scenario("doctor.sh");
+    let bad: serde_json::Value =
+        serde_json::from_str(&read(out.path(), "doctor-bad.json")).expect("doctor --json");
+    assert_eq!(bad["schema_version"], 1);
+    assert_eq!(bad["healthy"], false);
+    let mut ids: Vec<&str> = bad["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "note")
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    let records = ids
+        .iter()
+        .filter(|i| **i == "iscsi.node_record_scan")
+        .count();
+    assert_eq!(records, 2, "one per portal's node record: {bad:#}");
+    ids.dedup();
+    assert_eq!(
+        ids,
+        [
+            "iscsi.node_record_scan",
+            "iscsi.node_startup",
+            "iscsi.replacement_timeout",
+            "iscsi.session_scan",
+            "lunguard.unit_weakened",
+            "multipath.find_multipaths",
+            "multipath.flush_on_last_del",
+            "multipath.no_path_retry",
+        ],
+        "{bad:#}"
+    );
+    let good: serde_json::Value =
+        serde_json::from_str(&read(out.path(), "doctor-good.json")).expect("doctor --json");
+    assert_eq!(good["healthy"], true, "{good:#}");
+    assert!(read(out.path(), "doctor-good.txt").contains("healthy"));
+    // The guard on the fixed host: the metrics file node_exporter would read.
+    let prom = read(out.path(), "metrics.prom");
+    println!("metrics after an attach and a rogue LUN's removal:\n{prom}");
+    for line in [
+        "lunguard_attachments{state=\"converged\"} 1",
+        "lunguard_actions_total{kind=\"login\",outcome=\"changed\"} 2",
+        "lunguard_actions_total{kind=\"scan_lun\",outcome=\"changed\"} 2",
+        "lunguard_unwanted_removed_total 2",
+        "lunguard_state_rejected 0",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "{line:?} not in\n{prom}");
+    }
+    assert!(read(out.path(), "health.txt").starts_with("alive: "));
+}
