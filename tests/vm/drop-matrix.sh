@@ -35,8 +35,15 @@ if [ -n "${LUNGUARD_DROP_FROM:-}" ]; then
 else
     started=$(date -u +%Y-%m-%dT%H:%MZ)
     t0=$(date +%s)
-    "$here/run.sh" "$here/scenarios/daemon-drop-matrix.sh" "$out"
+    rc=0
+    "$here/run.sh" "$here/scenarios/daemon-drop-matrix.sh" "$out" || rc=$?
     secs=$(($(date +%s) - t0))
+    if [ "$rc" != 0 ]; then
+        # The table is written only from a complete run; the output stays for a look.
+        trap - EXIT
+        echo "drop-matrix: the VM run failed (exit $rc); its output is in $out" >&2
+        exit "$rc"
+    fi
     commit=$(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
     dirty=$(cd "$top" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
     printf '%s\n' "$started" "$secs" "$commit$dirty" "$LUNGUARD_BIN" >"$out/run-info.txt"
