@@ -75,21 +75,37 @@ impl Iscsiadm {
     /// `node.session.scan=manual` so the login scans no LUN, then logs in —
     /// that record only: another iface's record to the same portal is
     /// neither updated nor logged in.
+    ///
+    /// A failed login leaves nothing behind: a node record this call created
+    /// is deleted again (best effort; the login's error is the one returned).
+    /// Otherwise every failed attach to an unreachable portal would leave a
+    /// record that a later `iscsiadm -m node --loginall` or an iscsid restart
+    /// logs in to, unasked (found by the drop matrix: 100 % packet loss left
+    /// two records per failed attach).
     pub fn login(&self, target: &Iqn, portal: &Portal) -> Result<Outcome, ActError> {
         const WHAT: &str = "log in to";
         let iface = LOGIN_IFACE;
-        if let Err(e) = self.node(WHAT, target, portal, iface, &["-o", "new"]) {
-            // An existing record is fine: it is updated next.
-            if !matches!(&e, ActError::Iscsi { source, .. } if source.output_contains("exist")) {
-                return Err(e);
+        let created = match self.node(WHAT, target, portal, iface, &["-o", "new"]) {
+            Ok(()) => true,
+            // An existing record is fine (not ours to delete): it is updated next.
+            Err(e) if matches!(&e, ActError::Iscsi { source, .. } if source.output_contains("exist")) => {
+                false
             }
-        }
+            Err(e) => return Err(e),
+        };
         let scan = ["-o", "update", "-n", "node.session.scan", "-v", "manual"];
-        self.node(WHAT, target, portal, iface, &scan)?;
-        match self.node(WHAT, target, portal, iface, &["--login"]) {
+        let result = self
+            .node(WHAT, target, portal, iface, &scan)
+            .and_then(|()| self.node(WHAT, target, portal, iface, &["--login"]));
+        match result {
             Ok(()) => Ok(Outcome::Changed),
             Err(e) if Self::code(&e) == Some(ERR_SESS_EXISTS) => Ok(Outcome::AlreadyConverged),
-            Err(e) => Err(e),
+            Err(e) => {
+                if created && let Err(d) = self.delete_node(target, portal, iface) {
+                    tracing::warn!("after the failed login, {d}");
+                }
+                Err(e)
+            }
         }
     }
 

@@ -351,6 +351,57 @@ fn login_sets_manual_scan_before_logging_in_and_session_exists_is_converged() {
     );
 }
 
+/// Found by the drop matrix (100 % packet loss): a failed login left the node record it had
+/// created, so a later `--loginall` or an iscsid restart would log in unasked. The record goes
+/// again; one that existed before the login is not lunguard's and stays.
+#[test]
+fn failed_login_deletes_the_node_record_it_created_and_only_that() {
+    let node = format!("-m node -T {EXAMPLE_TARGET} -p 192.0.2.10:3260 -I default");
+    let login = Action::Login {
+        target: EXAMPLE_TARGET.parse().unwrap(),
+        portal: "192.0.2.10".parse::<Portal>().unwrap(),
+    };
+    let timed_out = "echo 'iscsiadm: Could not login: timed out' >&2; exit 8";
+    let d = tempfile::tempdir().unwrap();
+    let t = FakeTree::new(d.path().join("root")).unwrap();
+    let a = real(
+        &t,
+        tools(
+            d.path(),
+            &format!("case \"$*\" in *--login*) {timed_out};; esac"),
+        ),
+    );
+    let err = a.execute(&login).unwrap_err().to_string();
+    assert!(err.contains("timed out"), "{err}");
+    assert_eq!(
+        calls(d.path()),
+        [
+            format!("{node} -o new"),
+            format!("{node} -o update -n node.session.scan -v manual"),
+            format!("{node} --login"),
+            format!("{node} -o delete"),
+        ]
+    );
+
+    let d = tempfile::tempdir().unwrap();
+    let a = real(
+        &t,
+        tools(
+            d.path(),
+            &format!(
+                "case \"$*\" in *'-o new'*) echo 'iscsiadm: Error: node record already exists' >&2; exit 6;; \
+                 *--login*) {timed_out};; esac"
+            ),
+        ),
+    );
+    a.execute(&login).unwrap_err();
+    assert!(
+        !calls(d.path()).iter().any(|c| c.ends_with("-o delete")),
+        "{:?}",
+        calls(d.path())
+    );
+}
+
 fn logout(iface: &str, sid: u32) -> Action {
     Action::Logout {
         target: EXAMPLE_TARGET.parse().unwrap(),

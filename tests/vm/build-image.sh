@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the QEMU guest used by lunguard's real-kernel tests, from Debian 12 packages only:
 # Debian's kernel, busybox-static, udev, multipath-tools, open-iscsi, dmsetup, util-linux's setpriv
-# (busybox's cannot set the capability bounding set) and their libraries.
+# (busybox's cannot set the capability bounding set), iproute2's tc (netem packet loss per portal)
+# and their libraries.
 #
 # Output (git-ignored): tests/vm/cache/image/{vmlinuz,initrd.gz,KEY}. The image is rebuilt only when
 # its inputs change: the resolved package versions, this script and tests/vm/guest/*.
@@ -30,11 +31,12 @@ kver=${kpkg#linux-image-}
 # are listed here because they are not installed on the host.
 pkgs=(
     "$kpkg" busybox-static udev kmod dmsetup multipath-tools kpartx open-iscsi lsscsi sg3-utils
-    e2fsprogs util-linux
+    e2fsprogs util-linux iproute2
     libsgutils2-1.46-2 libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libisns0
     libopeniscsiusr libkmod2 libudev1 libsystemd0 libssl3 libzstd1 liblzma5 libacl1 libblkid1
     libcap2 libselinux1 libmount1 libpcre2-8-0 libbsd0 libmd0 libtinfo6 liblz4-1 libgcrypt20
     libgpg-error0 libcap-ng0 libext2fs2 libcom-err2 libss2 libuuid1
+    libbpf1 libelf1 libmnl0 libxtables12 zlib1g
 )
 
 # Version-pinned names make the cache key exact and let a changed package trigger a rebuild.
@@ -73,7 +75,8 @@ done <<<"$versions"
 # --- kernel modules: only the closure of what the scenarios load ------------------------------------
 mods=(scsi_debug sd_mod sg dm_multipath dm_round_robin dm_service_time dm_queue_length scsi_dh_alua
       iscsi_tcp target_core_mod target_core_iblock target_core_file target_core_pscsi iscsi_target_mod
-      virtio_pci 9p 9pnet_virtio ext4 crc32c_generic loop)
+      virtio_pci 9p 9pnet_virtio ext4 crc32c_generic loop
+      sch_prio sch_netem cls_u32)  # per-portal packet loss on lo (daemon-drop-matrix.sh)
 /sbin/depmod -b "$x" "$kver"
 mkdir -p "$root/lib/modules/$kver"
 for m in "${mods[@]}"; do
@@ -97,7 +100,7 @@ done
 # Binaries taken from the packages, at their Debian paths.
 bins=(bin/udevadm bin/kmod sbin/dmsetup sbin/multipath sbin/multipathd sbin/kpartx sbin/iscsiadm
       sbin/iscsid sbin/iscsi-iname usr/bin/lsscsi usr/bin/sg_inq usr/bin/sg_vpd usr/bin/sg_luns
-      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id usr/bin/setpriv)
+      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id usr/bin/setpriv sbin/tc)
 for b in "${bins[@]}"; do
     mkdir -p "$root/$(dirname "$b")"
     rm -f "$root/$b"

@@ -48,6 +48,8 @@ cp "$here/lib.sh" "$share/lib.sh"
 printf '%s\n' "${LUNGUARD_VM_ENV:-}" >"$share/env"
 # The shipped unit: scenarios run the daemon under its capability bounding set.
 cp "$top/systemd/lunguard.service" "$share/lunguard.service"
+# The shipped configuration: scenarios that run the daemon "with its defaults" start from it.
+cp "$top/debian/lunguard.toml" "$share/lunguard.toml"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi
 if [ -n "${LUNGUARD_VM_EXTRA:-}" ]; then cp -r "$LUNGUARD_VM_EXTRA" "$share/extra"; fi
 if [ "$flavour" = systemd ]; then
