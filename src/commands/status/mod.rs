@@ -70,7 +70,7 @@ pub fn roots_from_args(args: &StatusArgs) -> Result<Roots, StatusError> {
         sys: args.sysfs_root.clone().unwrap_or(d.sys),
         proc: args.proc_root.clone().unwrap_or(d.proc),
         dev: args.dev_root.clone().unwrap_or(d.dev),
-        iscsi_nodes: d.iscsi_nodes,
+        iscsi_nodes: args.iscsi_nodes_root.clone().unwrap_or(d.iscsi_nodes),
     };
     must_exist("sysfs root", &roots.sys, "--sysfs-root")?;
     must_exist("procfs root", &roots.proc, "--proc-root")?;
