@@ -271,10 +271,15 @@ echo "--- restart" >>"$OUT/runs/flood.log"
 lunguard -v daemon --config "$LG_CONF" >>"$OUT/runs/flood.log" 2>&1 &
 pid=$!
 restarted_in_flood=no; in_flood && restarted_in_flood=yes
-# Its first pass works through the flood's udev backlog (and removes the rogue LUN, waiting for it
-# to go): 120 s was once too short under TCG on a loaded host.
-wait_for 300 sh -c "sed -n '/^--- restart/,\$p' '$OUT/runs/flood.log' | grep -q 'first full observation'" ||
-    { echo "violation: flood: restart not ready in 300 s"; V=$((V + 1)); }
+# Its first pass (ready is logged after it) works through the flood's udev backlog and removes the
+# rogue LUN: under TCG on a loaded 2-core host it took over 120 s, once over 300 s, while the host
+# converged. Recorded (ready_s), not a violation: what must hold is checked below.
+r0=$(uptime_s)
+if wait_for 300 sh -c "sed -n '/^--- restart/,\$p' '$OUT/runs/flood.log' | grep -q 'first full observation'"; then
+    ready_s=$(since_s "$r0")
+else
+    ready_s=over300
+fi
 wait "$fpid"
 sent=$(cat /tmp/flood-sent 2>/dev/null || echo 0)
 # udev drains its queue before the next part (a login's multipath waits on it)
@@ -285,7 +290,7 @@ keeper_whole || { echo "violation: flood: declared map not whole"; V=$((V + 1));
 keep_ok || { echo "violation: flood: declared LUN's pattern changed"; V=$((V + 1)); }
 kill -TERM "$pid"; wait "$pid"; frc=$?
 [ "$frc" = 0 ] || { echo "violation: flood: exit status $frc after TERM"; V=$((V + 1)); }
-echo "op=flood-kill killed=yes flood_running=$flood_running restarted_in_flood=$restarted_in_flood change_events=$sent converged=$(rogue_gone && t2_detached && keeper_whole && keep_ok && echo yes || echo no)" | tee -a "$RES"
+echo "op=flood-kill killed=yes flood_running=$flood_running restarted_in_flood=$restarted_in_flood change_events=$sent ready_s=$ready_s converged=$(rogue_gone && t2_detached && keeper_whole && keep_ok && echo yes || echo no)" | tee -a "$RES"
 say "flood: $(since_s "$start") s"
 
 # --- SIGKILL while a login runs (iscsiadm in flight, not just its intent) ------------------------------
