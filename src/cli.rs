@@ -407,7 +407,12 @@ pub struct StatusArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "fixture")]
     pub dev_root: Option<PathBuf>,
 
-    /// Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev.
+    /// Read open-iscsi's node records from DIR instead of /etc/iscsi/nodes (missing: none).
+    #[arg(long, value_name = "DIR", conflicts_with = "fixture")]
+    pub iscsi_nodes_root: Option<PathBuf>,
+
+    /// Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev and
+    /// DIR/etc/iscsi/nodes.
     #[arg(long, value_name = "DIR")]
     pub fixture: Option<PathBuf>,
 

@@ -97,6 +97,9 @@ pub struct RootPaths {
     pub proc: PathBuf,
     /// devtmpfs, default `/dev`.
     pub dev: PathBuf,
+    /// open-iscsi's node records, default `/etc/iscsi/nodes` (some distributions keep them in
+    /// `/var/lib/iscsi/nodes`).
+    pub iscsi_nodes: PathBuf,
 }
 
 impl Default for RootPaths {
@@ -106,6 +109,7 @@ impl Default for RootPaths {
             sys: r.sys,
             proc: r.proc,
             dev: r.dev,
+            iscsi_nodes: r.iscsi_nodes,
         }
     }
 }
@@ -117,6 +121,7 @@ impl RootPaths {
             sys: self.sys.clone(),
             proc: self.proc.clone(),
             dev: self.dev.clone(),
+            iscsi_nodes: self.iscsi_nodes.clone(),
         }
     }
 }
@@ -223,13 +228,14 @@ impl Config {
                 None => Diagnostic::file(src.file, msg),
             });
         };
-        let paths: [(&[&str], &Path); 6] = [
+        let paths: [(&[&str], &Path); 7] = [
             (&["state_dir"], &self.state_dir),
             (&["database"], &self.database),
             (&["control_socket"], &self.control_socket),
             (&["roots", "sys"], &self.roots.sys),
             (&["roots", "proc"], &self.roots.proc),
             (&["roots", "dev"], &self.roots.dev),
+            (&["roots", "iscsi_nodes"], &self.roots.iscsi_nodes),
         ];
         for (key, p) in paths {
             if !p.is_absolute() {

@@ -23,6 +23,11 @@ pub struct Snapshot {
     pub mounts: Vec<Mount>,
     /// Active swap areas from `/proc/swaps`.
     pub swaps: Vec<Swap>,
+    /// open-iscsi node records (`/etc/iscsi/nodes`), by target, portal and iface. Not the
+    /// kernel's, but what a later `iscsiadm --loginall` would log in to: a detach interrupted
+    /// after its logout leaves one behind.
+    #[serde(default)]
+    pub node_records: Vec<NodeRecord>,
     /// Problems not tied to one object (a missing directory, a bad mountinfo line).
     pub problems: Vec<Problem>,
 }
@@ -95,6 +100,21 @@ impl IscsiSession {
     pub fn portal(&self) -> Option<Portal> {
         self.connections.iter().find_map(|c| c.portal)
     }
+}
+
+/// An open-iscsi node record: `<nodes>/<target>/<address>,<port>,<tpgt>/<iface>`, or an older
+/// open-iscsi's file per portal, `<nodes>/<target>/<address>,<port>[,<tpgt>]`, which is the
+/// `default` iface's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// The target's iSCSI name (the directory's name).
+    pub target: Iqn,
+    /// The portal (address and port of the portal's name).
+    pub portal: Portal,
+    /// The target portal group tag, if the name has one.
+    pub tpgt: Option<i32>,
+    /// The open-iscsi iface (`iscsiadm -I`).
+    pub iface: String,
 }
 
 /// One connection of an iSCSI session.

@@ -160,6 +160,9 @@ fn status_json(tree: &Path) -> Value {
         .arg(tree.join("sys"))
         .arg("--proc-root")
         .arg(tree.join("proc"))
+        // hermetic: not the host's node records (unreadable to a non-root user)
+        .arg("--iscsi-nodes-root")
+        .arg(tree.join("etc/iscsi/nodes"))
         .output()
         .unwrap();
     assert!(

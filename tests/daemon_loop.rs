@@ -81,6 +81,7 @@ async fn rig_timed(
     config.roots.sys = roots.sys;
     config.roots.proc = roots.proc;
     config.roots.dev = roots.dev;
+    config.roots.iscsi_nodes = roots.iscsi_nodes;
     // The sim's multipathd answers path states: a map whose path states nobody reports is
     // refused removal (fail closed), so the rig needs them as a real host has them.
     let (open, paths) = (lab.sim.clone(), lab.sim.clone());
@@ -168,12 +169,13 @@ async fn stop(r: Rig) -> (Summary, Arc<MemorySink>) {
 fn rig_config(text: &str, dir: &Path, config: &Config) -> String {
     // Top-level keys must precede the first table.
     format!(
-        "state_dir = {:?}\ncontrol_socket = {:?}\n{text}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\n",
+        "state_dir = {:?}\ncontrol_socket = {:?}\n{text}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\n",
         config.state_dir,
         dir.join("run").join("control.sock"),
         config.roots.sys,
         config.roots.proc,
         config.roots.dev,
+        config.roots.iscsi_nodes,
     )
 }
 

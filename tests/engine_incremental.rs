@@ -48,6 +48,7 @@ impl World {
         config.roots.sys = roots.sys;
         config.roots.proc = roots.proc;
         config.roots.dev = roots.dev;
+        config.roots.iscsi_nodes = roots.iscsi_nodes;
         let asked = Arc::new(AtomicUsize::new(0));
         let (open, paths, n) = (lab.sim.clone(), lab.sim.clone(), Arc::clone(&asked));
         let engine = Engine::with_store(

@@ -57,6 +57,7 @@ timeout = "1s"
         config.roots.sys = roots.sys;
         config.roots.proc = roots.proc;
         config.roots.dev = roots.dev;
+        config.roots.iscsi_nodes = roots.iscsi_nodes;
         // The simulator answers open counts and multipathd's path states, as the demo does.
         let (open, paths) = (lab.sim.clone(), lab.sim.clone());
         let engine = Engine::with_store(

@@ -189,6 +189,9 @@ fn separate_roots_work_like_fixture() {
         &p("proc"),
         "--dev-root",
         &p("dev"),
+        // hermetic: not the host's records (unreadable to a non-root user)
+        "--iscsi-nodes-root",
+        &p("etc/iscsi/nodes"),
     ]);
     assert_eq!(
         o.status.code(),

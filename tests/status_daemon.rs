@@ -93,6 +93,8 @@ fn status_shows_the_daemons_latest_snapshot_for_its_roots_and_fresh_walks() {
             o.sys.to_string_lossy().into_owned(),
             "--proc-root".to_owned(),
             o.proc.to_string_lossy().into_owned(),
+            "--iscsi-nodes-root".to_owned(),
+            o.iscsi_nodes.to_string_lossy().into_owned(),
         ],
         &[],
     );

@@ -338,7 +338,7 @@ _lunguard() {
             return 0
             ;;
         lunguard__subcmd__status)
-            opts="-v -h --json --sysfs-root --proc-root --dev-root --fixture --config --state-dir --fresh --verbose --help"
+            opts="-v -h --json --sysfs-root --proc-root --dev-root --iscsi-nodes-root --fixture --config --state-dir --fresh --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -353,6 +353,10 @@ _lunguard() {
                     return 0
                     ;;
                 --dev-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iscsi-nodes-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,7 +41,8 @@ complete -c lunguard -n "__fish_lunguard_needs_command" -f -a "demo" -d 'Watch t
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l sysfs-root -d 'Read sysfs from DIR instead of /sys' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l proc-root -d 'Read procfs from DIR instead of /proc' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l dev-root -d 'Resolve /dev paths (swap devices) under DIR instead of /dev' -r -F
-complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l fixture -d 'Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l iscsi-nodes-root -d 'Read open-iscsi\'s node records from DIR instead of /etc/iscsi/nodes (missing: none)' -r -F
+complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l fixture -d 'Read a recorded fixture: DIR/sys, DIR/proc and (if present) DIR/dev and DIR/etc/iscsi/nodes' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l config -d 'Compare with the state files of this config (default /etc/lunguard/lunguard.toml; its state directory is used when it exists)' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l state-dir -d 'Compare with the state files in DIR: each attachment is shown as converged, missing, wrong_wwid, degraded (fewer paths than portals), in_use or unwanted' -r -F
 complete -c lunguard -n "__fish_lunguard_using_subcommand status" -l json -d 'Print JSON (schema in docs/status-json.md) instead of tables'

@@ -270,6 +270,14 @@ fn subject_fields(a: Alert, subject: &Subject) -> Alert {
                 None => a,
             }
         }
+        Subject::NodeRecord {
+            target,
+            portal,
+            iface,
+        } => a
+            .with(field::TARGET, target)
+            .with(field::PORTAL, portal)
+            .with(field::ISCSI_IFACE, iface),
         Subject::Plan => a,
     }
 }

@@ -161,6 +161,7 @@ fn serve_control(path: &Path, daemon: &Daemon) {
                 sys: latest.roots.sys,
                 proc: latest.roots.proc,
                 dev: latest.roots.dev,
+                iscsi_nodes: latest.roots.iscsi_nodes,
                 snapshot: (*latest.snapshot).clone(),
             };
             serde_json::to_string(&doc).map_err(|e| e.to_string())

@@ -110,6 +110,7 @@ pub fn engine(args: &EngineArgs) -> Result<Engine, CommandError> {
     config.roots.sys = r.sys;
     config.roots.proc = r.proc;
     config.roots.dev = r.dev;
+    config.roots.iscsi_nodes = r.iscsi_nodes;
     let store = SledStore::open(&config.database).map_err(EngineError::from)?;
     Ok(Engine::with_store(
         config,

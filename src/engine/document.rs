@@ -72,6 +72,9 @@ pub struct SnapshotDocument {
     pub proc: PathBuf,
     /// devtmpfs root.
     pub dev: PathBuf,
+    /// open-iscsi's node records.
+    #[serde(default)]
+    pub iscsi_nodes: PathBuf,
     /// The snapshot.
     pub snapshot: crate::snapshot::Snapshot,
 }

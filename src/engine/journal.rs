@@ -49,8 +49,9 @@ impl crate::act::Journal for StoreJournal<'_> {
                     }
                     Err(e) => {
                         error!(error = %e, action = %step.action, "journal: intent not recorded; not acting");
+                        // The executor prefixes "<action>: not run: " when it logs this.
                         return Err(format!(
-                            "not run: its intent could not be journaled ({e}); lunguard does not act without a journal"
+                            "its intent could not be journaled ({e}); lunguard does not act without a journal"
                         ));
                     }
                 }
@@ -84,5 +85,151 @@ impl crate::act::Journal for StoreJournal<'_> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
+
+    use super::StoreJournal;
+    use crate::act::{Recording, StepResult, TargetLocks, execute_plan};
+    use crate::desire::DesiredState;
+    use crate::desire::store::{
+        Intent, JournalEntry, JournalId, MemoryStore, OutcomeRecord, Store, StoreError,
+    };
+    use crate::model::{Iqn, Portal};
+    use crate::plan::{Action, GroupId, OnFailure, Plan, Step};
+
+    /// A store on a full filesystem: intents fail with `NoSpace`, the rest is a `MemoryStore`.
+    #[derive(Default)]
+    struct FullStore(MemoryStore);
+
+    fn no_space() -> StoreError {
+        StoreError::NoSpace {
+            path: "/var/lib/lunguard/db".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        }
+    }
+
+    impl Store for FullStore {
+        fn desired(&self) -> Result<Option<DesiredState>, StoreError> {
+            self.0.desired()
+        }
+        fn set_desired(&self, state: &DesiredState) -> Result<(), StoreError> {
+            self.0.set_desired(state)
+        }
+        fn first_seen(&self, key: &str, now: SystemTime) -> Result<SystemTime, StoreError> {
+            self.0.first_seen(key, now)
+        }
+        fn forget_seen(&self, key: &str) -> Result<(), StoreError> {
+            self.0.forget_seen(key)
+        }
+        fn seen(&self) -> Result<Vec<(String, SystemTime)>, StoreError> {
+            self.0.seen()
+        }
+        fn claim_target(&self, target: &Iqn) -> Result<(), StoreError> {
+            self.0.claim_target(target)
+        }
+        fn release_target(&self, target: &Iqn) -> Result<(), StoreError> {
+            self.0.release_target(target)
+        }
+        fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError> {
+            self.0.claimed_targets()
+        }
+        fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {
+            self.0.mark_writeback_lost(key, error)
+        }
+        fn forget_writeback_lost(&self, key: &str) -> Result<(), StoreError> {
+            self.0.forget_writeback_lost(key)
+        }
+        fn writeback_lost(&self) -> Result<Vec<(String, String)>, StoreError> {
+            self.0.writeback_lost()
+        }
+        fn record_intent(&self, _: &Intent) -> Result<JournalId, StoreError> {
+            Err(no_space())
+        }
+        fn record_outcome(&self, id: JournalId, o: &OutcomeRecord) -> Result<(), StoreError> {
+            self.0.record_outcome(id, o)
+        }
+        fn intents_without_outcome(&self) -> Result<Vec<JournalEntry>, StoreError> {
+            self.0.intents_without_outcome()
+        }
+        fn history(&self, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+            self.0.history(limit)
+        }
+    }
+
+    /// The log lines, for the exact text an operator reads.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 10, bug: the journal's error began with "not run:" and the executor logs
+    /// "<action>: not run: <error>", so the operator read "…: not run: not run: its intent…".
+    #[test]
+    fn an_intent_that_cannot_be_journaled_is_logged_once_as_not_run() {
+        let target: Iqn = crate::testing::EXAMPLE_TARGET.parse().unwrap();
+        let portal: Portal = "192.0.2.10:3260".parse().unwrap();
+        let action = Action::Login {
+            target: target.clone(),
+            portal,
+        };
+        let plan = Plan {
+            steps: vec![Step {
+                targets: vec![target],
+                action: action.clone(),
+                reason: "test".into(),
+                on_failure: OnFailure::Stop,
+                group: GroupId(1),
+                needs: Vec::new(),
+            }],
+            ..Plan::default()
+        };
+        let store = FullStore::default();
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .without_time()
+            .with_target(false)
+            .finish();
+        let report = tracing::subscriber::with_default(subscriber, || {
+            execute_plan(
+                &plan,
+                &Recording::new(),
+                &StoreJournal::new(&store),
+                &TargetLocks::default(),
+            )
+        });
+        let why = format!(
+            "its intent could not be journaled ({}); lunguard does not act without a journal",
+            no_space()
+        );
+        let StepResult::Failed { error, stopped } = &report.steps[0].result else {
+            panic!("{report}")
+        };
+        assert!(*stopped);
+        assert_eq!(error, &why);
+        let log = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains(": not run: "))
+            .unwrap_or_else(|| panic!("no not-run line in:\n{log}"));
+        assert!(
+            line.ends_with(&format!("{action}: not run: {why}")),
+            "{line}"
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! run", the window the journal exists for. Timed kills could not hit every step.
 //!
 //! The variable is read once, at start ([`init_from_env`]); unset, the hook is a `OnceLock` that
-//! was never set, and [`intent_durable`] returns at its first test. Not for production use: it is
+//! was never set, and [`intent_durable`] returns at its first test. Armed, every other durable
+//! intent prints `intent I durable: ACTION` on stderr, so a run that is not killed tells the
+//! scenario how many steps the operation has. Not for production use: it is
 //! documented in docs/testing.md and the daemon's man page as a test aid.
 
 use std::sync::OnceLock;
@@ -37,7 +39,12 @@ impl KillAfterIntent {
 
     /// Counts one durable intent; true exactly when it is the N-th.
     pub fn count(&self) -> bool {
-        self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n
+        self.next() == self.n
+    }
+
+    /// Counts one durable intent and returns its number (from 1).
+    fn next(&self) -> u64 {
+        self.seen.fetch_add(1, Ordering::SeqCst) + 1
     }
 }
 
@@ -68,18 +75,23 @@ pub fn init_from_env() -> Result<(), String> {
 /// at start.
 pub fn intent_durable(action: &str) {
     let Some(hook) = HOOK.get() else { return };
-    if hook.count() {
-        // stderr is unbuffered: the scenario reads this line to know the kill was ours and
-        // which action it interrupted.
-        eprintln!(
-            "lunguard: {VAR}: intent {} durable, raising SIGKILL before: {action}",
-            hook.n
-        );
-        // SIGKILL cannot be caught or blocked; raise returns only if the signal could not be sent.
-        if let Err(e) = signal_hook::low_level::raise(signal_hook::consts::SIGKILL) {
-            eprintln!("lunguard: {VAR}: raise(SIGKILL) failed: {e}");
-            std::process::abort();
-        }
+    let i = hook.next();
+    if i != hook.n {
+        // The scenario counts these lines in a run that was not killed: how many steps an
+        // operation has, so a reduced run can still kill at its last one.
+        eprintln!("lunguard: {VAR}: intent {i} durable: {action}");
+        return;
+    }
+    // stderr is unbuffered: the scenario reads this line to know the kill was ours and
+    // which action it interrupted.
+    eprintln!(
+        "lunguard: {VAR}: intent {} durable, raising SIGKILL before: {action}",
+        hook.n
+    );
+    // SIGKILL cannot be caught or blocked; raise returns only if the signal could not be sent.
+    if let Err(e) = signal_hook::low_level::raise(signal_hook::consts::SIGKILL) {
+        eprintln!("lunguard: {VAR}: raise(SIGKILL) failed: {e}");
+        std::process::abort();
     }
 }
 

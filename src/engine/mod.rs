@@ -380,8 +380,8 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .known_targets = None;
-            // Only targets we hold and no longer want can be released: their sessions are read
-            // afresh (a handful of sysfs directories), not the whole host.
+            // Only targets we hold and no longer want can be released: their sessions and node
+            // records are read afresh (a handful of directories), not the whole host.
             let undesired: Vec<&Iqn> = pass
                 .ctx
                 .known_targets
@@ -389,9 +389,15 @@ impl Engine {
                 .filter(|t| !desired.contains(t))
                 .collect();
             if !undesired.is_empty() {
-                let sessions = crate::observe::sessions(&self.config.roots.to_roots());
+                let roots = self.config.roots.to_roots();
+                let sessions = crate::observe::sessions(&roots);
+                // A node record left behind keeps the target ours, so the next pass still
+                // deletes it as an interrupted detach's (an out-of-scope record is never touched).
+                let records = crate::observe::node_records(&roots);
                 for t in undesired {
-                    if !sessions.iter().any(|s| s.target.as_ref() == Some(t)) {
+                    if !sessions.iter().any(|s| s.target.as_ref() == Some(t))
+                        && !records.iter().any(|r| &r.target == t)
+                    {
                         info!(target = %t, "target fully detached: no longer ours");
                         self.store.release_target(t)?;
                     }

@@ -31,6 +31,8 @@ pub struct Roots {
     pub proc: PathBuf,
     /// devtmpfs mount, normally `/dev` (used to resolve swap device paths).
     pub dev: PathBuf,
+    /// open-iscsi's node records, normally `/etc/iscsi/nodes`.
+    pub iscsi_nodes: PathBuf,
 }
 
 impl Default for Roots {
@@ -39,18 +41,21 @@ impl Default for Roots {
             sys: PathBuf::from("/sys"),
             proc: PathBuf::from("/proc"),
             dev: PathBuf::from("/dev"),
+            iscsi_nodes: PathBuf::from(super::nodes::NODES_DIR),
         }
     }
 }
 
 impl Roots {
-    /// The roots of a recorded fixture directory: `D/sys`, `D/proc`, `D/dev`.
+    /// The roots of a recorded fixture directory: `D/sys`, `D/proc`, `D/dev`,
+    /// `D/etc/iscsi/nodes`.
     pub fn fixture(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         Self {
             sys: dir.join("sys"),
             proc: dir.join("proc"),
             dev: dir.join("dev"),
+            iscsi_nodes: dir.join("etc/iscsi/nodes"),
         }
     }
 }
@@ -88,7 +93,13 @@ pub fn snapshot(roots: &Roots) -> Snapshot {
     snap.mounts = procfs::read_mounts(&proc, &mut snap.problems);
     snap.swaps = procfs::read_swaps(&proc, &mut snap.problems);
     procfs::resolve_swap_devs(&mut snap.swaps, &sys_tree, &dev, &snap.dm_devices);
+    snap.node_records = super::nodes::read_node_records(&roots.iscsi_nodes, &mut snap.problems);
     snap
+}
+
+/// The node records alone (a few directories), for a caller that needs nothing else.
+pub fn node_records(roots: &Roots) -> Vec<crate::snapshot::NodeRecord> {
+    super::nodes::read_node_records(&roots.iscsi_nodes, &mut Vec::new())
 }
 
 /// The iSCSI sessions alone (hosts and sessions: a few directories, whatever the number of

@@ -37,6 +37,15 @@ pub enum Subject {
         #[serde(default)]
         iface: Option<String>,
     },
+    /// An open-iscsi node record with no session: (target, portal, iface).
+    NodeRecord {
+        /// Target.
+        target: Iqn,
+        /// Portal.
+        portal: Portal,
+        /// open-iscsi iface.
+        iface: String,
+    },
     /// The plan as a whole.
     Plan,
 }
@@ -57,6 +66,11 @@ impl fmt::Display for Subject {
                 portal,
                 iface: None,
             } => write!(f, "session {target} at {portal}"),
+            Self::NodeRecord {
+                target,
+                portal,
+                iface,
+            } => write!(f, "node record {target} at {portal} iface {iface}"),
             Self::Plan => f.write_str("plan"),
         }
     }

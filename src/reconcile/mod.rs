@@ -10,6 +10,7 @@ mod attach;
 mod classify;
 mod context;
 mod index;
+mod nodes;
 mod plan;
 mod policy;
 mod remove;

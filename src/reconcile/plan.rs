@@ -3,7 +3,8 @@
 //! is `Context::now`).
 //!
 //! Order of the steps: removals (one group per LUN), then logouts (each
-//! needing the removals of its session's LUNs), then logins, one-LUN scans
+//! needing the removals of its session's LUNs), then deletions of node records
+//! left without a session, then logins, one-LUN scans
 //! and multipath maps. Removing first means a LUN at a declared address
 //! with the wrong WWID is gone before anything could scan its address again.
 
@@ -144,6 +145,14 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
                 let t: Vec<Iqn> = a.target().cloned().into_iter().collect();
                 b.push((g, &t), &l.needs, a, &l.reason, OnFailure::Stop);
             }
+        }
+    }
+    let stale = super::nodes::stale_records(&env, &mut seen, &mut findings);
+    if !tripped {
+        for r in stale {
+            let g = b.group();
+            let t: Vec<Iqn> = r.action.target().cloned().into_iter().collect();
+            b.push((g, &t), &[], r.action, &r.reason, OnFailure::Stop);
         }
     }
 

@@ -38,13 +38,14 @@ impl SimHost {
         std::fs::write(
             &config,
             format!(
-                "{top}\nstate_dir = {:?}\ndatabase = {:?}\ncontrol_socket = {:?}\n{tables}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\n",
+                "{top}\nstate_dir = {:?}\ndatabase = {:?}\ncontrol_socket = {:?}\n{tables}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\n",
                 state,
                 dir.path().join("db"),
                 dir.path().join("run/control.sock"),
                 roots.sys,
                 roots.proc,
-                roots.dev
+                roots.dev,
+                roots.iscsi_nodes
             ),
         )
         .unwrap();
@@ -63,6 +64,7 @@ impl SimHost {
             ("--sysfs-root", r.sys),
             ("--proc-root", r.proc),
             ("--dev-root", r.dev),
+            ("--iscsi-nodes-root", r.iscsi_nodes),
         ]
         .into_iter()
         .flat_map(|(f, p)| [f.to_owned(), p.to_string_lossy().into_owned()])

@@ -72,6 +72,7 @@ pub fn roots_from_args(args: &StatusArgs) -> Result<Roots, StatusError> {
         sys: args.sysfs_root.clone().unwrap_or(d.sys),
         proc: args.proc_root.clone().unwrap_or(d.proc),
         dev: args.dev_root.clone().unwrap_or(d.dev),
+        iscsi_nodes: args.iscsi_nodes_root.clone().unwrap_or(d.iscsi_nodes),
     };
     must_exist("sysfs root", &roots.sys, "--sysfs-root")?;
     must_exist("procfs root", &roots.proc, "--proc-root")?;
@@ -185,7 +186,8 @@ fn from_daemon(args: &StatusArgs, roots: &crate::observe::Roots) -> Option<Snaps
             return None;
         }
     };
-    if (&doc.sys, &doc.proc, &doc.dev) != (&roots.sys, &roots.proc, &roots.dev) {
+    let theirs = (&doc.sys, &doc.proc, &doc.dev, &doc.iscsi_nodes);
+    if theirs != (&roots.sys, &roots.proc, &roots.dev, &roots.iscsi_nodes) {
         tracing::debug!(
             daemon = %doc.sys.display(),
             "status: the daemon observes other roots; reading sysfs"

@@ -7,7 +7,8 @@
 //! from the events of one debounce window; [`refresh`] re-reads each named object, plus what is
 //! stacked on or under it (a disk's holders, a map's slaves and holders: their `holders/` and
 //! `slaves/` lists change when a map is built or flushed), drops what is gone, and re-reads the
-//! mount and swap tables (a few lines each, and neither sends a uevent). Hosts and sessions are
+//! mount and swap tables and open-iscsi's node records (a few lines or directories each, and
+//! none sends a uevent). Hosts and sessions are
 //! few, so any event about one re-reads them all.
 //!
 //! What it cannot place (an event on a device of an unknown kind) is left to the periodic resync
@@ -92,11 +93,12 @@ pub fn refresh(roots: &Roots, snap: &mut Snapshot, touched: &Touched) -> bool {
     let proc = Tree::new(&roots.proc);
     let dev = Tree::new(&roots.dev);
     let proc_prefix = proc.display("");
-    // Snapshot-wide problems of the last read stay, except the mount and swap tables' (re-read
-    // below) and the host listing's when hosts are re-read.
+    let nodes_prefix = roots.iscsi_nodes.to_string_lossy().into_owned();
+    // Snapshot-wide problems of the last read stay, except the mount and swap tables' and the
+    // node records' (re-read below) and the host listing's when hosts are re-read.
     let mut problems: Vec<Problem> = std::mem::take(&mut snap.problems)
         .into_iter()
-        .filter(|p| !p.path.starts_with(&proc_prefix))
+        .filter(|p| !p.path.starts_with(&proc_prefix) && !p.path.starts_with(&nodes_prefix))
         .collect();
 
     if touched.hosts {
@@ -164,6 +166,7 @@ pub fn refresh(roots: &Roots, snap: &mut Snapshot, touched: &Touched) -> bool {
     snap.mounts = procfs::read_mounts(&proc, &mut problems);
     snap.swaps = procfs::read_swaps(&proc, &mut problems);
     procfs::resolve_swap_devs(&mut snap.swaps, &sys_tree, &dev, &snap.dm_devices);
+    snap.node_records = super::super::nodes::read_node_records(&roots.iscsi_nodes, &mut problems);
     snap.problems = problems;
     true
 }
