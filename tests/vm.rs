@@ -1116,9 +1116,9 @@ fn kill_fields(line: &str) -> std::collections::BTreeMap<String, String> {
 /// touched. Then a kill during a uevent flood, one during a login, and a damaged database
 /// refused (exit 3, the rogue LUN left alone) until moved aside.
 ///
-/// The reduced form (`LG_KILL_STRIDE=8`, a few minutes of VM time): each operation is killed at
-/// N = 1, 9, 17, ... and at its last step (counted by a first run that is not killed), so at
-/// its first and last step at least. `LUNGUARD_VM_ENV=LG_KILL_STRIDE=1` (set by the caller,
+/// The reduced form (`LG_KILL_STRIDE=10`, and a flood of 12 rounds instead of 25): each
+/// operation is killed at N = 1, 11, 21, ... and at its last step (counted by a first run that is
+/// not killed), so at its first and last step at least. `LUNGUARD_VM_ENV=LG_KILL_STRIDE=1` (set by the caller,
 /// and `LUNGUARD_VM_TIMEOUT=2400`) runs every step, the release run (docs/testing.md).
 #[test]
 fn daemon_killed_after_every_step_converges_and_loses_nothing() {
@@ -1126,7 +1126,7 @@ fn daemon_killed_after_every_step_converges_and_loses_nothing() {
         "daemon-kill-every-step.sh",
         &[
             ("LUNGUARD_VM_TIMEOUT", "1500"),
-            ("LUNGUARD_VM_ENV", "LG_KILL_STRIDE=8"),
+            ("LUNGUARD_VM_ENV", "LG_KILL_STRIDE=10 LG_FLOOD_ROUNDS=12"),
         ],
     );
     let stride: usize = read(out.path(), "kill-stride.txt")

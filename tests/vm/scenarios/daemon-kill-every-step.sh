@@ -235,7 +235,9 @@ done
 say "rogue: $kr kills, $(since_s "$start") s"
 
 # --- SIGKILL during a uevent flood ---------------------------------------------------------------------
-# A change event on every disk and map, 25 rounds (each a kernel and a udev event), with a broad
+# A change event on every disk and map, LG_FLOOD_ROUNDS rounds (default 25; the reduced CI run
+# uses fewer: udev works through each round for long seconds under TCG), each a kernel and a udev
+# event, with a broad
 # rescan in round 3 that re-adds the rogue LUN; the daemon is SIGKILLed once the rogue LUN is there
 # and the flood still runs (the writer, or udev's queue of its events), and restarted while it goes
 # on. Then: converged (rogue removed, $T2 still detached), the declared map whole, its pattern
@@ -247,7 +249,7 @@ pid=$!
 wait_for 120 grep -q 'first full observation' "$OUT/runs/flood.log" || fail "flood: daemon not ready"
 (
     i=0 sent=0
-    while [ "$i" -lt 25 ]; do
+    while [ "$i" -lt "${LG_FLOOD_ROUNDS:-25}" ]; do
         for u in /sys/block/sd*/uevent /sys/block/dm-*/uevent; do
             echo change >"$u" 2>/dev/null && sent=$((sent + 1))
         done
