@@ -211,7 +211,8 @@ pub struct AttachArgs {
     #[arg(long, value_name = "IQN")]
     pub target: String,
 
-    /// A portal, ip[:port] (IPv6 in brackets); repeat for each path. One session per portal.
+    /// A portal, an IP address with an optional :port (IPv6 in brackets); repeat for each path.
+    /// One session per portal.
     #[arg(long = "portal", value_name = "PORTAL", required = true)]
     pub portals: Vec<String>,
 

@@ -70,7 +70,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -l json -d 'Pri
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l target -d 'The target\'s iSCSI name (iqn.…, eui.… or naa.…)' -r
-complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l portal -d 'A portal, ip[:port] (IPv6 in brackets); repeat for each path. One session per portal' -r
+complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l portal -d 'A portal, an IP address with an optional :port (IPv6 in brackets); repeat for each path. One session per portal' -r
 complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l lun -d 'The LUN number on the target' -r
 complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l wwid -d 'The WWID the LUN must have, in the kernel\'s form (naa.…, eui.…, t10.…): a device at this address with another WWID is not attached as this one' -r
 complete -c lunguard -n "__fish_lunguard_using_subcommand attach" -l config -d 'Config file (default /etc/lunguard/lunguard.toml, which may be absent): its state_dir, scope and control socket' -r -F
