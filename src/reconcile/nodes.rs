@@ -10,8 +10,6 @@
 //! period, from when it was first seen: it may be another tool's attach between creating the
 //! record and logging in.
 
-use std::time::Duration;
-
 use super::classify;
 use super::remove::Env;
 use super::seen::KeyRef;
@@ -66,18 +64,11 @@ pub(crate) fn stale_records<'a>(
                 portal: r.portal,
                 iface: Some(r.iface.clone()),
             };
-            let first = env.ctx.first_seen.get(&key).copied().unwrap_or(env.ctx.now);
-            let elapsed = env.ctx.now.duration_since(first).unwrap_or(Duration::ZERO);
-            if elapsed < env.policy.grace {
+            if let Some(kind) = super::remove::waiting_for_grace(env, &key) {
                 findings.push(Finding {
                     subject,
                     attachment: None,
-                    kind: FindingKind::WaitingForGrace {
-                        remaining_secs: (env.policy.grace - elapsed).as_secs().max(1),
-                        removes_at: crate::model::rfc3339(
-                            env.ctx.now + (env.policy.grace - elapsed),
-                        ),
-                    },
+                    kind,
                 });
                 continue;
             }

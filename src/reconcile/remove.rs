@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::model::{Attachment, Hctl, Iqn, OnUnexpected, ScsiDeviceState, rfc3339};
+use crate::model::{Attachment, DeviceKey, Hctl, Iqn, OnUnexpected, ScsiDeviceState, rfc3339};
 use crate::snapshot::{DmDevice, Snapshot};
 
 use super::classify::{self, Intent, Lun, PathView};
@@ -263,15 +263,29 @@ fn reason(
 /// grace period has passed for every part of it. A key never seen before is
 /// seen now.
 fn grace_left(env: &Env<'_>, lun: &Lun<'_>) -> Option<(Duration, SystemTime)> {
+    grace_left_of(env, lun.keys().iter())
+}
+
+/// [`grace_left`] for any keys (a session, a node record): the newest first-seen time counts.
+pub(super) fn grace_left_of<'k>(
+    env: &Env<'_>,
+    keys: impl Iterator<Item = &'k DeviceKey>,
+) -> Option<(Duration, SystemTime)> {
     let grace = env.policy.grace;
-    let newest = lun
-        .keys()
-        .iter()
+    let newest = keys
         .map(|k| env.ctx.first_seen.get(k).copied().unwrap_or(env.ctx.now))
         .max()?;
     // A clock that went backwards counts as "just seen": waiting is safe.
     let elapsed = env.ctx.now.duration_since(newest).unwrap_or(Duration::ZERO);
     (elapsed < grace).then(|| (grace - elapsed, env.ctx.now + (grace - elapsed)))
+}
+
+/// The finding of something kept for the rest of its grace period (`None`: the period is over).
+pub(super) fn waiting_for_grace(env: &Env<'_>, key: &DeviceKey) -> Option<FindingKind> {
+    grace_left_of(env, std::iter::once(key)).map(|(left, due)| FindingKind::WaitingForGrace {
+        remaining_secs: left.as_secs().max(1),
+        removes_at: rfc3339(due),
+    })
 }
 
 /// Whether `map` queues I/O (`queue_if_no_path`) and its open count is the only use found:

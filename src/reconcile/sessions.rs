@@ -6,7 +6,6 @@
 //! whose iface cannot be read is refused (fail closed). Pure; no IO.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::model::Hctl;
 
@@ -81,22 +80,16 @@ pub(crate) fn logouts<'a>(
             env.ctx.known_targets.contains(target) && !env.index.declares_target(target);
         // An empty session may be another tool's attach in flight (login
         // done, scan next): give it the grace period unless its intent was removed.
-        if devices.is_empty() && !intent_removed {
-            let first = env.ctx.first_seen.get(&key).copied().unwrap_or(env.ctx.now);
-            let elapsed = env.ctx.now.duration_since(first).unwrap_or(Duration::ZERO);
-            if elapsed < env.policy.grace {
-                findings.push(Finding {
-                    subject,
-                    attachment: None,
-                    kind: FindingKind::WaitingForGrace {
-                        remaining_secs: (env.policy.grace - elapsed).as_secs().max(1),
-                        removes_at: crate::model::rfc3339(
-                            env.ctx.now + (env.policy.grace - elapsed),
-                        ),
-                    },
-                });
-                continue;
-            }
+        if devices.is_empty()
+            && !intent_removed
+            && let Some(kind) = super::remove::waiting_for_grace(env, &key)
+        {
+            findings.push(Finding {
+                subject,
+                attachment: None,
+                kind,
+            });
+            continue;
         }
         let Some(iface) = iface else {
             findings.push(Finding {
