@@ -58,6 +58,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
     config.roots.sys = tree.join("sys");
     config.roots.proc = tree.join("proc");
     config.roots.dev = tree.join("dev");
+    config.roots.multipath_wwids = tree.join("etc/multipath/wwids");
+    config.roots.udev_data = tree.join("run/udev/data");
     let roots = config.roots.to_roots();
     let store = SledStore::open(&config.database).map_err(|e| e.to_string())?;
     let engine = Engine::with_store(config, Ownership::Trust, Box::new(store), Inspector::none());

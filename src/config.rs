@@ -100,6 +100,12 @@ pub struct RootPaths {
     /// open-iscsi's node records, default `/etc/iscsi/nodes` (some distributions keep them in
     /// `/var/lib/iscsi/nodes`).
     pub iscsi_nodes: PathBuf,
+    /// multipathd's wwids file, default `/etc/multipath/wwids` (set it when multipath.conf's
+    /// `wwids_file` says otherwise). Read only; changed through `multipath -a` / `multipath -w`.
+    pub multipath_wwids: PathBuf,
+    /// udev's database, default `/run/udev/data`: read (never written) to tell a device the
+    /// quarantine rule marked, which needs a `change` event once it is declared.
+    pub udev_data: PathBuf,
 }
 
 impl Default for RootPaths {
@@ -110,6 +116,8 @@ impl Default for RootPaths {
             proc: r.proc,
             dev: r.dev,
             iscsi_nodes: r.iscsi_nodes,
+            multipath_wwids: r.multipath_wwids,
+            udev_data: r.udev_data,
         }
     }
 }
@@ -122,6 +130,8 @@ impl RootPaths {
             proc: self.proc.clone(),
             dev: self.dev.clone(),
             iscsi_nodes: self.iscsi_nodes.clone(),
+            multipath_wwids: self.multipath_wwids.clone(),
+            udev_data: self.udev_data.clone(),
         }
     }
 }
@@ -228,7 +238,7 @@ impl Config {
                 None => Diagnostic::file(src.file, msg),
             });
         };
-        let paths: [(&[&str], &Path); 7] = [
+        let paths: [(&[&str], &Path); 9] = [
             (&["state_dir"], &self.state_dir),
             (&["database"], &self.database),
             (&["control_socket"], &self.control_socket),
@@ -236,6 +246,8 @@ impl Config {
             (&["roots", "proc"], &self.roots.proc),
             (&["roots", "dev"], &self.roots.dev),
             (&["roots", "iscsi_nodes"], &self.roots.iscsi_nodes),
+            (&["roots", "multipath_wwids"], &self.roots.multipath_wwids),
+            (&["roots", "udev_data"], &self.roots.udev_data),
         ];
         for (key, p) in paths {
             if !p.is_absolute() {

@@ -64,6 +64,7 @@ pub mod model;
 pub mod notify;
 pub mod observe;
 pub mod plan;
+pub mod quarantine;
 pub mod reconcile;
 pub mod sim;
 pub mod snapshot;

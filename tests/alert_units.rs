@@ -243,17 +243,86 @@ fn removing_rule_tests_the_marker_path_the_code_creates() {
     }
 }
 
-/// Issue 9: only rules the code relies on are shipped (the tag rule went: the monitor filters
-/// by subsystem), and each is well formed.
+/// Issue 12: the quarantine rule tests exactly the files the writer creates (host and address
+/// entries under the runtime directory), decides only from them, and sets every claimant's
+/// "leave it alone" property.
 #[test]
-fn shipped_rules_are_the_marker_rule_and_well_formed() {
+fn quarantine_rule_tests_the_files_the_writer_creates() {
+    let rules = read("rules/41-lunguard-quarantine.rules");
+    let tests: Vec<&str> = rules
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split("TEST==\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let run = tempfile::tempdir().unwrap();
+    let w = lunguard::quarantine::Writer::new(run.path());
+    let list = lunguard::reconcile::QuarantineList {
+        hosts: [7].into_iter().collect(),
+        declared: ["7:0:0:3".parse().unwrap()].into_iter().collect(),
+    };
+    w.sync(&list).unwrap();
+    // The rule's paths, rooted at this test's runtime directory, with the saved parent names
+    // substituted as udev does (the %b of the hostH and H:C:T:L parents).
+    let at = |t: &str, host: &str, addr: &str| {
+        run.path().join(
+            t.strip_prefix("/run/lunguard/")
+                .expect("under the runtime directory")
+                .replace("$env{.LUNGUARD_HOST}", host)
+                .replace("$env{.LUNGUARD_ADDR}", addr),
+        )
+    };
+    let host_test = rules
+        .lines()
+        .find_map(|l| l.strip_prefix("TEST!=\""))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the host TEST!=");
+    assert_eq!(tests.len(), 1, "{tests:?}");
+    assert!(
+        at(host_test, "host7", "").exists(),
+        "host entry: {host_test}"
+    );
+    assert!(!at(host_test, "host8", "").exists());
+    assert!(
+        at(tests[0], "", "7:0:0:3").exists(),
+        "address entry: {}",
+        tests[0]
+    );
+    assert!(!at(tests[0], "", "7:0:0:4").exists());
+    assert!(rules.contains("KERNELS==\"host[0-9]*\", ENV{.LUNGUARD_HOST}=\"%b\""));
+    // An unset name never tests the directory itself (which exists): it ends the rule first.
+    assert!(rules.contains("ENV{.LUNGUARD_HOST}!=\"host[0-9]*\", GOTO="));
+    assert!(rules.contains("ENV{.LUNGUARD_ADDR}!=\"[0-9]*:[0-9]*:[0-9]*:[0-9]*\", GOTO="));
+    for flag in [
+        "ENV{LUNGUARD_QUARANTINE}=\"1\"",
+        "ENV{UDEV_DISABLE_PERSISTENT_STORAGE_RULES_FLAG}=\"1\"",
+        "ENV{UDEV_DISABLE_PERSISTENT_STORAGE_BLKID_FLAG}=\"1\"",
+        "ENV{DM_UDEV_DISABLE_OTHER_RULES_FLAG}=\"1\"",
+        "ENV{SYSTEMD_READY}=\"0\"",
+        "ENV{UDISKS_IGNORE}=\"1\"",
+        // Only the add decides; later events keep its decision.
+        "ACTION==\"add\", ENV{LUNGUARD_QUARANTINE}=\"1\"",
+        "ACTION!=\"add\", IMPORT{db}=\"LUNGUARD_QUARANTINE\"",
+    ] {
+        assert!(rules.contains(flag), "{flag}");
+    }
+    assert!(rules.contains(&format!("ENV{{{}}}", lunguard::quarantine::PROPERTY)));
+}
+
+/// Issue 9: only rules the code relies on are shipped (the tag rule went: the monitor filters
+/// by subsystem), and each is well formed. Issue 12 adds the quarantine rule.
+#[test]
+fn shipped_rules_are_the_marker_and_quarantine_rules_and_well_formed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["40-lunguard-removing.rules"]);
+    assert_eq!(
+        names,
+        ["40-lunguard-removing.rules", "41-lunguard-quarantine.rules"]
+    );
     for name in &names {
         let rules = read(&format!("rules/{name}"));
         assert!(

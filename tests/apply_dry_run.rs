@@ -35,6 +35,8 @@ fn world(dir: &Path, mode: &str) -> (Lab, Engine) {
     config.roots.proc = roots.proc;
     config.roots.dev = roots.dev;
     config.roots.iscsi_nodes = roots.iscsi_nodes;
+    config.roots.multipath_wwids = roots.multipath_wwids;
+    config.roots.udev_data = roots.udev_data;
     // The sim's multipathd answers path states: a map whose path states nobody reports is
     // refused removal (fail closed), so the rig needs them as a real host has them.
     let (open, paths) = (lab.sim.clone(), lab.sim.clone());

@@ -82,6 +82,8 @@ async fn rig_timed(
     config.roots.proc = roots.proc;
     config.roots.dev = roots.dev;
     config.roots.iscsi_nodes = roots.iscsi_nodes;
+    config.roots.multipath_wwids = roots.multipath_wwids;
+    config.roots.udev_data = roots.udev_data;
     // The sim's multipathd answers path states: a map whose path states nobody reports is
     // refused removal (fail closed), so the rig needs them as a real host has them.
     let (open, paths) = (lab.sim.clone(), lab.sim.clone());
@@ -169,13 +171,15 @@ async fn stop(r: Rig) -> (Summary, Arc<MemorySink>) {
 fn rig_config(text: &str, dir: &Path, config: &Config) -> String {
     // Top-level keys must precede the first table.
     format!(
-        "state_dir = {:?}\ncontrol_socket = {:?}\n{text}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\n",
+        "state_dir = {:?}\ncontrol_socket = {:?}\n{text}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\nmultipath_wwids = {:?}\nudev_data = {:?}\n",
         config.state_dir,
         dir.join("run").join("control.sock"),
         config.roots.sys,
         config.roots.proc,
         config.roots.dev,
         config.roots.iscsi_nodes,
+        config.roots.multipath_wwids,
+        config.roots.udev_data,
     )
 }
 
@@ -391,7 +395,15 @@ async fn observe_mode_previews_the_removal_once_the_grace_period_has_elapsed() {
             .find(|f| matches!(&f.subject, Subject::Path { hctl } if hctl.lun == 1))?
             .kind
             .clone();
-        Some((kind, plan.steps.len()))
+        // Observe mode also previews registering the declared LUN's WWID in multipathd's wwids
+        // file on every pass (the sim's multipathd does not add the WWIDs of the maps it builds
+        // to the file, as the real one does): only the other steps count here.
+        let n = plan
+            .steps
+            .iter()
+            .filter(|s| !matches!(s.action, Action::RegisterWwid { .. }))
+            .count();
+        Some((kind, n))
     };
     let waiting = latest.clone();
     assert!(

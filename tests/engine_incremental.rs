@@ -49,6 +49,8 @@ impl World {
         config.roots.proc = roots.proc;
         config.roots.dev = roots.dev;
         config.roots.iscsi_nodes = roots.iscsi_nodes;
+        config.roots.multipath_wwids = roots.multipath_wwids;
+        config.roots.udev_data = roots.udev_data;
         let asked = Arc::new(AtomicUsize::new(0));
         let (open, paths, n) = (lab.sim.clone(), lab.sim.clone(), Arc::clone(&asked));
         let engine = Engine::with_store(

@@ -58,6 +58,8 @@ timeout = "1s"
         config.roots.proc = roots.proc;
         config.roots.dev = roots.dev;
         config.roots.iscsi_nodes = roots.iscsi_nodes;
+        config.roots.multipath_wwids = roots.multipath_wwids;
+        config.roots.udev_data = roots.udev_data;
         // The simulator answers open counts and multipathd's path states, as the demo does.
         let (open, paths) = (lab.sim.clone(), lab.sim.clone());
         let engine = Engine::with_store(

@@ -1116,8 +1116,8 @@ fn kill_fields(line: &str) -> std::collections::BTreeMap<String, String> {
 /// touched. Then a kill during a uevent flood, one during a login, and a damaged database
 /// refused (exit 3, the rogue LUN left alone) until moved aside.
 ///
-/// The reduced form (`LG_KILL_STRIDE=10`, and a flood of 12 rounds instead of 25): each
-/// operation is killed at N = 1, 11, 21, ... and at its last step (counted by a first run that is
+/// The reduced form (`LG_KILL_STRIDE=16`, and a flood of 10 rounds instead of 25): each
+/// operation is killed at N = 1, 17, 33, ... and at its last step (counted by a first run that is
 /// not killed), so at its first and last step at least. `LUNGUARD_VM_ENV=LG_KILL_STRIDE=1` (set by the caller,
 /// and `LUNGUARD_VM_TIMEOUT=2400`) runs every step, the release run (docs/testing.md).
 #[test]
@@ -1126,7 +1126,7 @@ fn daemon_killed_after_every_step_converges_and_loses_nothing() {
         "daemon-kill-every-step.sh",
         &[
             ("LUNGUARD_VM_TIMEOUT", "1500"),
-            ("LUNGUARD_VM_ENV", "LG_KILL_STRIDE=10 LG_FLOOD_ROUNDS=12"),
+            ("LUNGUARD_VM_ENV", "LG_KILL_STRIDE=16 LG_FLOOD_ROUNDS=10"),
         ],
     );
     let stride: usize = read(out.path(), "kill-stride.txt")
@@ -1225,4 +1225,77 @@ fn daemon_killed_after_every_step_converges_and_loses_nothing() {
         "{text}\nscenario seconds: {}",
         read(out.path(), "kill-every-step-seconds.txt")
     );
+}
+
+/// Issue 12: one boot serves both of its checks (daemon-claimants.sh runs part 1, then part 2).
+static CLAIMANTS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+
+fn claimants() -> (&'static Path, std::collections::BTreeMap<String, String>) {
+    let out = CLAIMANTS.get_or_init(|| run_scenario("daemon-claimants.sh"));
+    let text = read(out.path(), "claimants.txt");
+    println!("daemon-claimants.sh:\n{text}");
+    let fields = text
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (out.path(), fields)
+}
+
+/// Issue 12, part 1: with `find_multipaths strict`, lunguard registers a declared LUN's WWID
+/// before its narrowed scan (multipathd maps it), a broad rescan's rogue LUN is never mapped and
+/// its bare paths go after the grace without a map flush, and a detach removes only the entry
+/// lunguard added (another tool's entry for a declared LUN, and an unrelated one, stay).
+#[test]
+fn wwids_file_follows_the_intents_so_multipathd_never_maps_a_rogue_lun() {
+    let (out, f) = claimants();
+    assert_eq!(f["a_registered"], "yes");
+    assert_eq!(f["maps"], "2", "both declared LUNs mapped");
+    assert_eq!(f["b_rogue_mapped"], "no");
+    assert_eq!(f["maps_during_grace"], "2", "no third map during the grace");
+    let took: f64 = f["b_removed_after_s"].parse().expect("seconds");
+    assert!(
+        took >= 30.0,
+        "removed after {took} s, within the 30 s grace"
+    );
+    assert_eq!(f["c_forgotten"], "yes");
+    assert_eq!(f["foreign_kept"], "yes");
+    let file = read(out, "wwids-after-detach.txt");
+    let entries: Vec<&str> = file.lines().filter(|l| l.starts_with('/')).collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "only the two entries lunguard did not add are left:\n{file}"
+    );
+    let log = read(out, "wwids-log.txt");
+    assert!(
+        log.contains("(multipath -a)") && log.contains("(multipath -w)"),
+        "{log}"
+    );
+}
+
+/// Issue 12, part 2: the quarantine rule with the daemon's list: a declared LUN carrying an LVM
+/// volume group is probed and activated as usual; a rogue LUN with the same layout is marked not
+/// ready from its add (no blkid, so LVM never sees a PV), is not activated during the 30 s grace,
+/// and is removed after it. With the daemon stopped the list is gone and the same rescan lets
+/// LVM activate it: the rule alone does nothing.
+#[test]
+fn quarantine_keeps_lvm_off_a_rogue_lun_during_the_grace_but_not_off_a_declared_one() {
+    let (out, f) = claimants();
+    assert_eq!(f["d_declared_activated"], "yes");
+    let declared = read(out, "declared-udev.txt");
+    assert!(declared.contains("ID_FS_TYPE=LVM2_member"), "{declared}");
+    assert!(!declared.contains("LUNGUARD_QUARANTINE"), "{declared}");
+    let rogue = read(out, "rogue-udev.txt");
+    for l in ["LUNGUARD_QUARANTINE=1", "SYSTEMD_READY=0"] {
+        assert!(rogue.lines().any(|x| x == l), "{l} not in\n{rogue}");
+    }
+    assert!(!rogue.contains("ID_FS_TYPE="), "probed:\n{rogue}");
+    assert_eq!(f["e_rogue_quarantined"], "yes");
+    assert_eq!(f["rogue_activated"], "no");
+    let samples: u32 = f["samples"].parse().expect("a count");
+    assert!(samples >= 10, "sampled {samples} times during the grace");
+    let took: f64 = f["e_removed_after_s"].parse().expect("seconds");
+    assert!(took >= 30.0, "{took}");
+    assert_eq!(f["f_without_lunguard_activated"], "yes");
 }

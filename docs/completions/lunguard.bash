@@ -297,7 +297,7 @@ _lunguard() {
                     return 0
                     ;;
                 --kind)
-                    COMPREPLY=($(compgen -W "login scan_lun rescan_device multipath_add disable_queueing flush_buffers flush_map remove_from_map delete_paths wait_gone logout delete_node" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "login register_wwid scan_lun rescan_device multipath_add disable_queueing flush_buffers flush_map remove_from_map delete_paths wait_gone logout delete_node forget_wwid" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -103,6 +103,7 @@ complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l limit -d '
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l since -d 'Only entries decided at or after WHEN: an RFC 3339 time (2026-12-01T08:00:00Z, any offset) or a duration ago (90m, 2h, 1h30m)' -r
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l until -d 'Only entries decided before WHEN (the same forms as --since)' -r
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l kind -d 'Only actions of this kind; repeat for several' -r -f -a "login\t''
+register_wwid\t''
 scan_lun\t''
 rescan_device\t''
 multipath_add\t''
@@ -113,7 +114,8 @@ remove_from_map\t''
 delete_paths\t''
 wait_gone\t''
 logout\t''
-delete_node\t''"
+delete_node\t''
+forget_wwid\t''"
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -l json -d 'Print JSON: {schema_version, entries: [{id, kind, key, action, at, outcome}]} with RFC 3339 times (docs/cli.md)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s v -l verbose -d 'More logging on stderr: -v info, -vv debug, -vvv trace (default: warnings)'
 complete -c lunguard -n "__fish_lunguard_using_subcommand history" -s h -l help -d 'Print help'

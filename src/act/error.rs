@@ -100,6 +100,14 @@ pub enum ActError {
         /// Time waited.
         waited: Duration,
     },
+    /// The action cannot be carried out as planned (nothing was run).
+    #[error("cannot {what}: {why}")]
+    Invalid {
+        /// The operation.
+        what: String,
+        /// Why not.
+        why: String,
+    },
     /// An external command failed.
     #[error("failed to {what}: {source}")]
     Command {

@@ -347,6 +347,8 @@ fn device_of(action: &Action) -> String {
         | Action::DeleteNode { portal, .. } => portal.to_string(),
         Action::ScanLun { hctl, .. } => hctl.to_string(),
         Action::MultipathAdd { path, .. } => path.clone(),
+        Action::RegisterWwid { wwid } => wwid.to_string(),
+        Action::ForgetWwid { id } => id.clone(),
         Action::RescanDevice { hctl, .. } => hctl.to_string(),
         Action::DisableQueueing { map } | Action::FlushMap { map, .. } => map.name.to_string(),
         Action::FlushBuffers { name, .. } => name.clone(),

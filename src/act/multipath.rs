@@ -28,6 +28,17 @@ pub struct Multipath {
     pub timeout: Duration,
 }
 
+/// Whether the wwids file at `file` lists `id` (a missing file lists nothing).
+fn listed(file: &std::path::Path, id: &str, what: &str) -> Result<bool, ActError> {
+    crate::observe::wwids::read_wwids(file)
+        .map(|w| w.contains(id))
+        .map_err(|source| ActError::Read {
+            what: what.to_owned(),
+            path: file.to_owned(),
+            source,
+        })
+}
+
 impl Multipath {
     /// One `multipath -f <name>`, after checking `dm-N` is still this map
     /// (name and uuid). The executor retries "map in use" (see
@@ -64,6 +75,44 @@ impl Multipath {
         cmd::run(&self.multipath, &[&node.to_string_lossy()], self.timeout).map_err(|source| {
             ActError::Command {
                 what: format!("create the multipath map for {wwid} from {path}"),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(Outcome::Changed)
+    }
+
+    /// `multipath -a <id>` after reading the wwids file at `file` again: an entry already there
+    /// is `AlreadyConverged` (whoever added it, it is not lunguard's to remove later); `Changed`
+    /// means this call added it. The file is never written here: multipath-tools owns it.
+    pub fn register_wwid(&self, file: &std::path::Path, wwid: &Wwid) -> Result<Outcome, ActError> {
+        let what = format!("register {wwid} in multipathd's wwids file");
+        let id = wwid.multipath_id().ok_or_else(|| ActError::Invalid {
+            what: what.clone(),
+            why: "the WWID has no multipath form (not an NAA, EUI-64, T10 or SCSI name designator)"
+                .into(),
+        })?;
+        if listed(file, &id, &what)? {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        cmd::run(&self.multipath, &["-a", &id], self.timeout).map_err(|source| {
+            ActError::Command {
+                what,
+                source: Box::new(source),
+            }
+        })?;
+        Ok(Outcome::Changed)
+    }
+
+    /// `multipath -w <id>`: remove an entry lunguard added; one already gone is
+    /// `AlreadyConverged`.
+    pub fn forget_wwid(&self, file: &std::path::Path, id: &str) -> Result<Outcome, ActError> {
+        let what = format!("remove {id} from multipathd's wwids file");
+        if !listed(file, id, &what)? {
+            return Ok(Outcome::AlreadyConverged);
+        }
+        cmd::run(&self.multipath, &["-w", id], self.timeout).map_err(|source| {
+            ActError::Command {
+                what,
                 source: Box::new(source),
             }
         })?;

@@ -62,6 +62,8 @@ pub struct Real {
     /// The same sysfs root, for re-reading iSCSI sessions before a logout.
     sys_tree: Tree,
     dev_root: PathBuf,
+    /// multipathd's wwids file (`roots.multipath_wwids`), re-read before `multipath -a` / `-w`.
+    wwids_file: PathBuf,
     tools: Tools,
     run_dir: Option<PathBuf>,
     claim: ClaimFn,
@@ -74,6 +76,7 @@ impl Real {
             sys: Sysfs::new(&roots.sys).with_deadline(tools.timeout),
             sys_tree: Tree::new(&roots.sys),
             dev_root: roots.dev.clone(),
+            wwids_file: roots.multipath_wwids.clone(),
             tools,
             run_dir: None,
             claim: exclusive::claim,
@@ -223,6 +226,10 @@ impl Actuator for Real {
                 self.multipath(&what)?
                     .add(&self.sys, &self.dev_root, wwid, path)
             }
+            Action::RegisterWwid { wwid } => {
+                self.multipath(&what)?.register_wwid(&self.wwids_file, wwid)
+            }
+            Action::ForgetWwid { id } => self.multipath(&what)?.forget_wwid(&self.wwids_file, id),
             Action::DisableQueueing { map } => {
                 self.multipath(&what)?.disable_queueing(&self.sys, map)
             }

@@ -331,6 +331,8 @@ fn action_fields(a: Alert, action: &Action) -> Alert {
             .with(field::ISCSI_IFACE, iface),
         Action::ScanLun { target, hctl } => a.with(field::HCTL, hctl).with(field::TARGET, target),
         Action::MultipathAdd { wwid, path } => a.with(field::WWID, wwid).with(field::DEVICE, path),
+        Action::RegisterWwid { wwid } => a.with(field::WWID, wwid),
+        Action::ForgetWwid { id } => a.with(field::WWID, id),
         Action::RescanDevice { hctl, wwid } => {
             let a = a.with(field::HCTL, hctl);
             match wwid {

@@ -59,6 +59,13 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
         CommandError::Engine(e) => anyhow::anyhow!(e),
         e => anyhow::anyhow!(e),
     })?;
+    // The runtime directory is the control socket's (`/run/lunguard`), as for removal markers.
+    let run_dir = config
+        .control_socket
+        .parent()
+        .unwrap_or(Path::new("/run/lunguard"))
+        .to_owned();
+    let engine = engine.with_quarantine(&run_dir);
     let cfg = engine.config().clone();
     // The same constructor as `apply --once`: DryRun in observe mode, else Real with markers.
     let actuator = crate::engine::actuator_for(&cfg, false);
@@ -84,7 +91,14 @@ async fn run(config_path: Option<PathBuf>) -> anyhow::Result<Exit> {
         },
     );
     serve_control(&cfg.control_socket, &daemon);
-    let summary = daemon.run(rx).await?;
+    let shared = daemon.engine();
+    let summary = daemon.run(rx).await;
+    // Stopped (or failed): nothing keeps the list current any more.
+    shared
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear_quarantine();
+    let summary = summary?;
     info!(?summary, "stopped");
     Ok(Exit::Ok)
 }

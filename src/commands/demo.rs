@@ -91,13 +91,16 @@ async fn demo(dir: &Path) -> anyhow::Result<Exit> {
         &dir.join("lunguard.toml"),
         &format!(
             "mode = \"enforce\"\nstate_dir = \"{}\"\ndatabase = \"{}\"\ncontrol_socket = \"{}\"\n\
-             [roots]\nsys = \"{}\"\nproc = \"{}\"\ndev = \"{}\"\n[policy]\ngrace = \"0s\"\n",
+             [roots]\nsys = \"{}\"\nproc = \"{}\"\ndev = \"{}\"\n\
+             multipath_wwids = \"{}\"\nudev_data = \"{}\"\n[policy]\ngrace = \"0s\"\n",
             state.display(),
             dir.join("db").display(),
             dir.join("control.sock").display(),
             roots.sys.display(),
             roots.proc.display(),
             roots.dev.display(),
+            roots.multipath_wwids.display(),
+            roots.udev_data.display(),
         ),
     )
     .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;

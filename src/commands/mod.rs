@@ -111,6 +111,8 @@ pub fn engine(args: &EngineArgs) -> Result<Engine, CommandError> {
     config.roots.proc = r.proc;
     config.roots.dev = r.dev;
     config.roots.iscsi_nodes = r.iscsi_nodes;
+    config.roots.multipath_wwids = r.multipath_wwids;
+    config.roots.udev_data = r.udev_data;
     let store = SledStore::open(&config.database).map_err(EngineError::from)?;
     Ok(Engine::with_store(
         config,

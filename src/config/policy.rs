@@ -30,6 +30,13 @@ pub struct Policy {
     pub max_removals_per_pass: u32,
     /// Flushing a multipath map.
     pub flush: FlushPolicy,
+    /// Keep the quarantine list under the runtime directory (`<run>/quarantine/`), from which
+    /// rules/41-lunguard-quarantine.rules marks every new device of a managed target's session
+    /// that no attachment declares as not ready (no blkid, LVM, multipath, udisks or systemd
+    /// claim) from its kernel `add` until lunguard removes it. Only the daemon in enforce mode
+    /// keeps the list. Off for hosts where another tool attaches LUNs of targets in lunguard's
+    /// scope and must use them during the grace period.
+    pub quarantine: bool,
 }
 
 impl Default for Policy {
@@ -40,6 +47,7 @@ impl Default for Policy {
             force: false,
             max_removals_per_pass: 4,
             flush: FlushPolicy::default(),
+            quarantine: true,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `Store`: what lunguard must remember across restarts — the last good
 //! desired state, when each unwanted device was first seen, the targets it has
-//! attached and not yet fully detached, and the action journal.
+//! attached and not yet fully detached, the wwids-file entries it added, and the action journal.
 //!
 //! A narrow trait of our own so the daemon and the planner's wiring do not
 //! depend on sled, and tests use `MemoryStore`. Writes that a crash must not
@@ -167,6 +167,16 @@ pub trait Store: Send + Sync {
 
     /// Every claimed target.
     fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError>;
+
+    /// Remembers that lunguard added `id` (multipath form) to multipathd's wwids file, so it is
+    /// the one to remove it after the detach (durable on return).
+    fn own_wwid(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Forgets `id` (removed from the file, or found gone).
+    fn disown_wwid(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every wwids-file entry lunguard added and has not removed.
+    fn owned_wwids(&self) -> Result<Vec<String>, StoreError>;
 
     /// Remembers that the kernel reported lost writes on block device `key` (`"sdc 8:32"`):
     /// the device is kept — not flushed or removed again — until it is gone, across restarts

@@ -54,6 +54,7 @@ pub(super) struct Cache {
     pub(super) snapshot: Option<Arc<Snapshot>>,
     pub(super) seen: Option<BTreeMap<DeviceKey, SystemTime>>,
     pub(super) known_targets: Option<BTreeSet<Iqn>>,
+    pub(super) owned_wwids: Option<BTreeSet<String>>,
     pub(super) facts: Option<Facts>,
 }
 

@@ -65,6 +65,28 @@ impl crate::act::Journal for StoreJournal<'_> {
                 let Some(id) = ids.remove(index) else {
                     return Ok(()); // skipped steps have no intent
                 };
+                // Whose a wwids-file entry is, written with the outcome that decides it: only an
+                // entry this step added is lunguard's.
+                match (&step.action, result) {
+                    (crate::plan::Action::RegisterWwid { wwid }, StepResult::Changed) => {
+                        if let Some(id) = wwid.multipath_id() {
+                            self.store.own_wwid(&id).map_err(|e| {
+                                error!(error = %e, wwid = %wwid, "journal: wwids-file entry not recorded as lunguard's");
+                                format!("entry not recorded as lunguard's: {e}")
+                            })?;
+                        }
+                    }
+                    (
+                        crate::plan::Action::ForgetWwid { id },
+                        StepResult::Changed | StepResult::AlreadyConverged,
+                    ) => {
+                        self.store.disown_wwid(id).map_err(|e| {
+                            error!(error = %e, id = %id, "journal: wwids-file entry not forgotten");
+                            format!("entry not forgotten: {e}")
+                        })?;
+                    }
+                    _ => {}
+                }
                 let outcome = match result {
                     StepResult::Changed => Outcome::Changed,
                     // A dry run changed nothing: the journal must not say it did.
@@ -138,6 +160,15 @@ mod tests {
         }
         fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError> {
             self.0.claimed_targets()
+        }
+        fn own_wwid(&self, id: &str) -> Result<(), StoreError> {
+            self.0.own_wwid(id)
+        }
+        fn disown_wwid(&self, id: &str) -> Result<(), StoreError> {
+            self.0.disown_wwid(id)
+        }
+        fn owned_wwids(&self) -> Result<Vec<String>, StoreError> {
+            self.0.owned_wwids()
         }
         fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {
             self.0.mark_writeback_lost(key, error)
@@ -230,6 +261,66 @@ mod tests {
         assert!(
             line.ends_with(&format!("{action}: not run: {why}")),
             "{line}"
+        );
+    }
+
+    /// Issue 12: an entry is lunguard's only when its registration changed the file, and stops
+    /// being so once removed or found gone; recorded with the step's outcome.
+    #[test]
+    fn wwids_file_entries_are_owned_only_when_added_and_disowned_when_removed() {
+        let step = |action: Action| Step {
+            targets: vec![],
+            action,
+            reason: "test".into(),
+            on_failure: OnFailure::Continue,
+            group: GroupId(1),
+            needs: Vec::new(),
+        };
+        let wwid: crate::model::Wwid = "naa.6001405aa".parse().unwrap();
+        let store = MemoryStore::new();
+        let journal = StoreJournal::new(&store);
+        let record = |i: usize, s: &Step, r: StepResult| {
+            use crate::act::{Journal, JournalEvent};
+            journal
+                .record(&JournalEvent::Intent { index: i, step: s })
+                .unwrap();
+            journal
+                .record(&JournalEvent::Outcome {
+                    index: i,
+                    step: s,
+                    result: &r,
+                })
+                .unwrap();
+        };
+        let register = step(Action::RegisterWwid { wwid: wwid.clone() });
+        record(0, &register, StepResult::AlreadyConverged);
+        assert!(
+            store.owned_wwids().unwrap().is_empty(),
+            "already there: not ours"
+        );
+        record(1, &register, StepResult::WouldChange);
+        assert!(
+            store.owned_wwids().unwrap().is_empty(),
+            "a dry run added nothing"
+        );
+        record(2, &register, StepResult::Changed);
+        assert_eq!(store.owned_wwids().unwrap(), ["36001405aa"]);
+        let forget = step(Action::ForgetWwid {
+            id: "36001405aa".into(),
+        });
+        record(
+            3,
+            &forget,
+            StepResult::Failed {
+                error: "multipath -w failed".into(),
+                stopped: false,
+            },
+        );
+        assert_eq!(store.owned_wwids().unwrap(), ["36001405aa"], "still there");
+        record(4, &forget, StepResult::AlreadyConverged);
+        assert!(
+            store.owned_wwids().unwrap().is_empty(),
+            "found gone: forgotten"
         );
     }
 }

@@ -89,6 +89,8 @@ pub struct Engine {
     reverify: std::sync::Mutex<Vec<Key>>,
     /// What the last pass read, for the next one to patch instead of re-reading.
     cache: std::sync::Mutex<Cache>,
+    /// The quarantine list's writer: the daemon's only (see [`Engine::keep_quarantine`]).
+    quarantine: Option<crate::quarantine::Writer>,
 }
 
 impl Engine {
@@ -120,6 +122,71 @@ impl Engine {
             locks: TargetLocks::default(),
             reverify: std::sync::Mutex::new(Vec::new()),
             cache: std::sync::Mutex::new(Cache::default()),
+            quarantine: None,
+        }
+    }
+
+    /// Keeps the quarantine list under `run_dir` (`/run/lunguard`) before every execution: the
+    /// daemon does, `apply --once` does not (the list must not outlive the process that keeps
+    /// it current).
+    pub fn with_quarantine(mut self, run_dir: &std::path::Path) -> Self {
+        self.quarantine = Some(crate::quarantine::Writer::new(run_dir));
+        self
+    }
+
+    /// Removes the quarantine list (the daemon stops): the rule quarantines nothing any more.
+    pub fn clear_quarantine(&self) {
+        if let Some(w) = &self.quarantine
+            && let Err(e) = w.clear()
+        {
+            warn!(dir = %w.dir().display(), error = %e, "cannot remove the quarantine list");
+        }
+    }
+
+    /// Brings the quarantine list to this pass's desired state and snapshot, before any step
+    /// runs (so a narrowed scan of this plan finds its address declared), and sends a `change`
+    /// event to each newly declared device udev had quarantined. In observe mode, with
+    /// `policy.quarantine = false` or without a good desired state the list is removed. A
+    /// failure is logged and never stops the pass: the rule then quarantines less, never more.
+    fn keep_quarantine(&self, pass: &Pass, actuator: &dyn Actuator) {
+        let Some(w) = &self.quarantine else {
+            return;
+        };
+        let state = pass.reload.state();
+        let (Some(state), false, true) =
+            (state, actuator.is_dry_run(), self.config.policy.quarantine)
+        else {
+            self.clear_quarantine();
+            return;
+        };
+        let policy = policy::from_config(&self.config);
+        let list =
+            reconcile::quarantine_list(&state.attachments, &pass.snapshot, &policy, &pass.ctx);
+        let added = match w.sync(&list) {
+            Ok(added) => added,
+            Err(e) => {
+                warn!(dir = %w.dir().display(), error = %e, "cannot update the quarantine list");
+                return;
+            }
+        };
+        if added.is_empty() {
+            return;
+        }
+        for r in crate::quarantine::release(
+            &self.config.roots.sys,
+            &self.config.roots.udev_data,
+            &pass.snapshot,
+            &added,
+            self.config.timeouts.multipath,
+        ) {
+            match r {
+                Ok(name) => {
+                    info!(device = %name, "declared now: released from quarantine (change event)")
+                }
+                Err(e) => {
+                    warn!(error = %e, "a declared device stays quarantined until its next event")
+                }
+            }
         }
     }
 
@@ -312,8 +379,21 @@ impl Engine {
         if cache.known_targets.is_none() {
             cache.known_targets = Some(self.store.claimed_targets()?.into_iter().collect());
         }
+        if cache.owned_wwids.is_none() {
+            cache.owned_wwids = Some(self.store.owned_wwids()?.into_iter().collect());
+        }
         ctx.first_seen = cache.seen.clone().unwrap_or_default();
         ctx.known_targets = cache.known_targets.clone().unwrap_or_default();
+        ctx.owned_wwids = cache.owned_wwids.clone().unwrap_or_default();
+        // One small file, read every pass: multipath-tools and other tools change it too.
+        let file = &self.config.roots.multipath_wwids;
+        ctx.wwids_file = match crate::observe::wwids::read_wwids(file) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!(file = %file.display(), error = %e, "cannot read multipathd's wwids file: no WWID is registered until it can be read");
+                None
+            }
+        };
         Ok(ctx)
     }
 
@@ -373,9 +453,12 @@ impl Engine {
             observer,
         };
         let mut phases = Phases::start();
+        self.keep_quarantine(pass, actuator);
+        phases.mark("quarantine");
         let report = execute_plan(plan, actuator, &tee, &self.locks);
         phases.mark("steps");
         if !actuator.is_dry_run() {
+            self.record_wwids(plan, &report)?;
             self.cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -410,6 +493,25 @@ impl Engine {
             "pass executed: {phases}"
         );
         Ok(report)
+    }
+}
+
+impl Engine {
+    /// After a pass whose plan registered or forgot wwids-file entries (the journal recorded
+    /// whose they are with each outcome), the next pass reads them from the store again.
+    fn record_wwids(&self, plan: &Plan, _report: &Report) -> Result<(), EngineError> {
+        if plan.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::RegisterWwid { .. } | Action::ForgetWwid { .. }
+            )
+        }) {
+            self.cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .owned_wwids = None;
+        }
+        Ok(())
     }
 }
 

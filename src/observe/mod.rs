@@ -14,6 +14,7 @@ mod procfs;
 pub mod sysfs;
 pub(crate) mod tree;
 pub mod uevent;
+pub mod wwids;
 
 pub use inspect::{
     DmMultipath, Inspector, OpenFiles, parse_dm_queueing, parse_dm_status, parse_open_counts,

@@ -33,6 +33,11 @@ pub struct Roots {
     pub dev: PathBuf,
     /// open-iscsi's node records, normally `/etc/iscsi/nodes`.
     pub iscsi_nodes: PathBuf,
+    /// multipathd's wwids file, normally `/etc/multipath/wwids` (read to plan
+    /// `Action::RegisterWwid`; written only by `multipath -a` / `-w`).
+    pub multipath_wwids: PathBuf,
+    /// udev's database, normally `/run/udev/data` (read to tell a quarantined device).
+    pub udev_data: PathBuf,
 }
 
 impl Default for Roots {
@@ -42,13 +47,15 @@ impl Default for Roots {
             proc: PathBuf::from("/proc"),
             dev: PathBuf::from("/dev"),
             iscsi_nodes: PathBuf::from(super::nodes::NODES_DIR),
+            multipath_wwids: PathBuf::from(super::wwids::WWIDS_FILE),
+            udev_data: PathBuf::from("/run/udev/data"),
         }
     }
 }
 
 impl Roots {
     /// The roots of a recorded fixture directory: `D/sys`, `D/proc`, `D/dev`,
-    /// `D/etc/iscsi/nodes`.
+    /// `D/etc/iscsi/nodes`, `D/etc/multipath/wwids`, `D/run/udev/data`.
     pub fn fixture(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         Self {
@@ -56,6 +63,8 @@ impl Roots {
             proc: dir.join("proc"),
             dev: dir.join("dev"),
             iscsi_nodes: dir.join("etc/iscsi/nodes"),
+            multipath_wwids: dir.join("etc/multipath/wwids"),
+            udev_data: dir.join("run/udev/data"),
         }
     }
 }

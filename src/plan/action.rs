@@ -82,6 +82,22 @@ pub enum Action {
         /// The WWID cached before the rescan, if any.
         wwid: Option<Wwid>,
     },
+    /// `multipath -a <id>`: add a declared multipath LUN's WWID to multipathd's wwids file
+    /// before its narrowed scan, so that with `find_multipaths strict` (or `yes`) multipathd maps
+    /// the declared LUN and nothing else. Planned only while the file lacks the WWID; the
+    /// executor re-reads the file and reports `Changed` only when it added the entry, which is
+    /// then remembered as lunguard's (and only such an entry is ever removed).
+    RegisterWwid {
+        /// The LUN's WWID (kernel form; the file holds its multipath form).
+        wwid: Wwid,
+    },
+    /// `multipath -w <id>`: remove a WWID lunguard added from the wwids file, once no
+    /// attachment declares it and no device or map of it is left (after its detach), so a
+    /// rogue return of the LUN stays a bare path that is deleted without any map flush.
+    ForgetWwid {
+        /// The multipath form (`36001405…`), as the file and lunguard's record hold it.
+        id: String,
+    },
     /// Ask multipath to build the map for a LUN whose paths are present.
     MultipathAdd {
         /// The LUN.
@@ -187,8 +203,9 @@ impl Action {
     }
 
     /// Every name [`Action::kind`] returns, in plan order: what `history --kind` accepts.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 14] = [
         "login",
+        "register_wwid",
         "scan_lun",
         "rescan_device",
         "multipath_add",
@@ -200,6 +217,7 @@ impl Action {
         "wait_gone",
         "logout",
         "delete_node",
+        "forget_wwid",
     ];
 
     /// Short name of the variant, for logs and spans.
@@ -209,6 +227,8 @@ impl Action {
             Self::ScanLun { .. } => "scan_lun",
             Self::RescanDevice { .. } => "rescan_device",
             Self::MultipathAdd { .. } => "multipath_add",
+            Self::RegisterWwid { .. } => "register_wwid",
+            Self::ForgetWwid { .. } => "forget_wwid",
             Self::DisableQueueing { .. } => "disable_queueing",
             Self::FlushBuffers { .. } => "flush_buffers",
             Self::FlushMap { .. } => "flush_map",
@@ -242,6 +262,14 @@ impl fmt::Display for Action {
             ),
             Self::MultipathAdd { wwid, path } => {
                 write!(f, "add multipath map for {wwid} from {path}")
+            }
+            Self::RegisterWwid { wwid } => write!(
+                f,
+                "register {} in multipathd's wwids file (multipath -a)",
+                wwid.multipath_id().as_deref().unwrap_or(wwid.as_str())
+            ),
+            Self::ForgetWwid { id } => {
+                write!(f, "remove {id} from multipathd's wwids file (multipath -w)")
             }
             Self::RescanDevice { hctl, wwid } => write!(
                 f,

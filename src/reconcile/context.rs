@@ -56,6 +56,14 @@ pub struct Context {
     /// change): their cached WWID is re-read (`RescanDevice`) before any removal of them is
     /// planned. Filled by the daemon from uevents; empty for the one-shot commands.
     pub reverify: BTreeSet<Hctl>,
+    /// multipathd's wwids file (`roots.multipath_wwids`) as read for this pass, multipath form
+    /// (a missing file lists nothing); `None` when it was not read or could not be (the caller
+    /// warns): then no registration is planned, since the plan could not tell whether an entry
+    /// is already there and, if so, whose it is.
+    pub wwids_file: Option<BTreeSet<String>>,
+    /// The entries of that file lunguard added (`multipath -a` that found it absent), from the
+    /// store: the only ones it ever removes (`multipath -w`).
+    pub owned_wwids: BTreeSet<String>,
 }
 
 impl Context {
@@ -74,6 +82,8 @@ impl Context {
             unreadable_procs: Vec::new(),
             claims: BTreeMap::new(),
             reverify: BTreeSet::new(),
+            wwids_file: None,
+            owned_wwids: BTreeSet::new(),
         }
     }
 }

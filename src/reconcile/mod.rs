@@ -13,10 +13,13 @@ mod index;
 mod nodes;
 mod plan;
 mod policy;
+mod quarantine;
 mod remove;
 mod seen;
 mod sessions;
+mod wwids;
 
 pub use context::Context;
 pub use plan::plan;
 pub use policy::{Policy, Scope, glob};
+pub use quarantine::{QuarantineList, quarantine_list};

@@ -4,7 +4,8 @@
 //!
 //! Order of the steps: removals (one group per LUN), then logouts (each
 //! needing the removals of its session's LUNs), then deletions of node records
-//! left without a session, then logins, one-LUN scans
+//! left without a session, then removals of wwids-file entries lunguard added for LUNs that are
+//! gone, then registrations of declared multipath WWIDs, logins, one-LUN scans
 //! and multipath maps. Removing first means a LUN at a declared address
 //! with the wrong WWID is gone before anything could scan its address again.
 
@@ -156,20 +157,37 @@ pub fn plan(desired: &[Attachment], observed: &Snapshot, policy: &Policy, ctx: &
         }
     }
 
+    // Not held back by the blast radius: no device is touched, and the entry is only ever one
+    // lunguard added.
+    for (a, r) in super::wwids::forget(desired, observed, &ctx.owned_wwids) {
+        let g = b.group();
+        b.push((g, &[]), &[], a, &r, OnFailure::Continue);
+    }
+
     let mut attach_steps: Vec<(Action, String)> = Vec::new();
-    let (mut logins, mut scans, mut maps) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut registers, mut logins, mut scans, mut maps) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
 
     for att in desired {
         let excluded = policy.scope.excludes_target(&att.target);
         let p = attach::attachment(&index, att, excluded, &mut findings);
         let why = |a: Action| (a, format!("declared by {}", att.name));
+        if !excluded {
+            let found = p.multipath.iter().find_map(|a| match a {
+                Action::MultipathAdd { wwid, .. } => Some(wwid),
+                _ => None,
+            });
+            if let Some(a) = super::wwids::register(att, found, ctx.wwids_file.as_ref()) {
+                registers.push(why(a));
+            }
+        }
         logins.extend(p.logins.into_iter().map(why));
         scans.extend(p.scans.into_iter().map(why));
         maps.extend(p.multipath.into_iter().map(why));
     }
     // Two attachments on one target and portal need one login: the first one's is kept.
     let mut planned: HashSet<AttachKey> = HashSet::new();
-    for (a, r) in logins.into_iter().chain(scans).chain(maps) {
+    for (a, r) in registers.into_iter().chain(logins).chain(scans).chain(maps) {
         let new = match attach_key(&a) {
             Some(k) => planned.insert(k),
             None => !attach_steps.iter().any(|(x, _)| x == &a),
@@ -202,6 +220,7 @@ enum AttachKey {
     Login(Iqn, Portal),
     Scan(Iqn, Hctl),
     Multipath(Wwid, String),
+    Register(Wwid),
 }
 
 fn attach_key(a: &Action) -> Option<AttachKey> {
@@ -211,6 +230,7 @@ fn attach_key(a: &Action) -> Option<AttachKey> {
         Action::MultipathAdd { wwid, path } => {
             Some(AttachKey::Multipath(wwid.clone(), path.clone()))
         }
+        Action::RegisterWwid { wwid } => Some(AttachKey::Register(wwid.clone())),
         _ => None,
     }
 }

@@ -154,6 +154,29 @@ impl SimActuator {
                 })?;
                 Ok(changed(done))
             }
+            Action::RegisterWwid { wwid } => {
+                let id = wwid.multipath_id().unwrap_or_else(|| wwid.to_string());
+                let done = self
+                    .sim
+                    .wwids_edit(&id, true)
+                    .map_err(|source| ActError::Write {
+                        what: format!("register {wwid}"),
+                        path: self.sim.roots().multipath_wwids,
+                        source,
+                    })?;
+                Ok(changed(done))
+            }
+            Action::ForgetWwid { id } => {
+                let done = self
+                    .sim
+                    .wwids_edit(id, false)
+                    .map_err(|source| ActError::Write {
+                        what: format!("remove {id}"),
+                        path: self.sim.roots().multipath_wwids,
+                        source,
+                    })?;
+                Ok(changed(done))
+            }
             Action::DisableQueueing { map } => {
                 if self.verify_map(map, "disable queueing on")?.is_none() {
                     return Ok(Outcome::AlreadyConverged);

@@ -256,6 +256,30 @@ impl SimHost {
         Ok(true)
     }
 
+    /// `multipath -a <id>` / `multipath -w <id>` on the simulated host's wwids file
+    /// (`etc/multipath/wwids` in its tree), written in multipath's format. `false` when the entry
+    /// already was (for `-a`) or was not (for `-w`) there.
+    pub fn wwids_edit(&self, id: &str, add: bool) -> std::io::Result<bool> {
+        let path = self.roots().multipath_wwids;
+        let mut ids = crate::observe::wwids::read_wwids(&path)?;
+        let changed = if add {
+            ids.insert(id.to_owned())
+        } else {
+            ids.remove(id)
+        };
+        if changed {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut text = String::from("# Multipath wwids, Version : 1.0\n");
+            for i in &ids {
+                text.push_str(&format!("/{i}/\n"));
+            }
+            std::fs::write(&path, text)?;
+        }
+        Ok(changed)
+    }
+
     /// `multipath /dev/<block>`. `false` if `block` is already in a map.
     pub fn multipath_add(&self, block: &str) -> Result<bool, SimError> {
         self.lock().multipath_add(block)

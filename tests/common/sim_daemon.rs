@@ -38,14 +38,16 @@ impl SimHost {
         std::fs::write(
             &config,
             format!(
-                "{top}\nstate_dir = {:?}\ndatabase = {:?}\ncontrol_socket = {:?}\n{tables}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\n",
+                "{top}\nstate_dir = {:?}\ndatabase = {:?}\ncontrol_socket = {:?}\n{tables}\n[roots]\nsys = {:?}\nproc = {:?}\ndev = {:?}\niscsi_nodes = {:?}\nmultipath_wwids = {:?}\nudev_data = {:?}\n",
                 state,
                 dir.path().join("db"),
                 dir.path().join("run/control.sock"),
                 roots.sys,
                 roots.proc,
                 roots.dev,
-                roots.iscsi_nodes
+                roots.iscsi_nodes,
+                roots.multipath_wwids,
+                roots.udev_data
             ),
         )
         .unwrap();

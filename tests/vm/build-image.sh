@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the QEMU guest used by lunguard's real-kernel tests, from Debian 12 packages only:
 # Debian's kernel, busybox-static, udev, multipath-tools, open-iscsi, dmsetup, util-linux's setpriv
-# (busybox's cannot set the capability bounding set), iproute2's tc (netem packet loss per portal)
-# and their libraries.
+# (busybox's cannot set the capability bounding set), iproute2's tc (netem packet loss per portal),
+# lvm2 (a rogue LUN carrying an LVM PV must not be auto-activated (the quarantine scenario): lvm, its
+# udev rules 56-lvm/69-lvm, which without systemd run `vgchange -aay --autoactivation event`
+# directly, and tests/vm/guest/lvm.conf: no dmeventd monitoring, udev sync on) and their libraries.
 #
 # Output (git-ignored): tests/vm/cache/image/{vmlinuz,initrd.gz,KEY}. The image is rebuilt only when
 # its inputs change: the resolved package versions, this script and tests/vm/guest/*.
@@ -31,12 +33,12 @@ kver=${kpkg#linux-image-}
 # are listed here because they are not installed on the host.
 pkgs=(
     "$kpkg" busybox-static udev kmod dmsetup multipath-tools kpartx open-iscsi lsscsi sg3-utils
-    e2fsprogs util-linux iproute2
+    e2fsprogs util-linux iproute2 lvm2
     libsgutils2-1.46-2 libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libisns0
     libopeniscsiusr libkmod2 libudev1 libsystemd0 libssl3 libzstd1 liblzma5 libacl1 libblkid1
     libcap2 libselinux1 libmount1 libpcre2-8-0 libbsd0 libmd0 libtinfo6 liblz4-1 libgcrypt20
     libgpg-error0 libcap-ng0 libext2fs2 libcom-err2 libss2 libuuid1
-    libbpf1 libelf1 libmnl0 libxtables12 zlib1g
+    libbpf1 libelf1 libmnl0 libxtables12 zlib1g libdevmapper-event1.02.1
 )
 
 # Version-pinned names make the cache key exact and let a changed package trigger a rebuild.
@@ -100,7 +102,7 @@ done
 # Binaries taken from the packages, at their Debian paths.
 bins=(bin/udevadm bin/kmod sbin/dmsetup sbin/multipath sbin/multipathd sbin/kpartx sbin/iscsiadm
       sbin/iscsid sbin/iscsi-iname usr/bin/lsscsi usr/bin/sg_inq usr/bin/sg_vpd usr/bin/sg_luns
-      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id usr/bin/setpriv sbin/tc)
+      sbin/mke2fs lib/udev/scsi_id lib/udev/kpartx_id usr/bin/setpriv sbin/tc sbin/lvm)
 for b in "${bins[@]}"; do
     mkdir -p "$root/$(dirname "$b")"
     rm -f "$root/$b"
@@ -118,6 +120,10 @@ ln -sf /bin/udevadm "$root/sbin/udevadm"
 mkdir -p "$root/lib/systemd"
 ln -sf /bin/udevadm "$root/lib/systemd/systemd-udevd"
 ln -sf mke2fs "$root/sbin/mkfs.ext4"
+# lvm2's commands are symlinks to lvm (pvcreate, vgchange, pvscan, lvs, ...): the package's own set.
+for l in "$x"/sbin/*; do
+    if [ "$(readlink "$l")" = lvm ]; then ln -sf lvm "$root/sbin/$(basename "$l")"; fi
+done
 
 # Plugins that are dlopen()ed, not NEEDED: multipath checkers/prioritizers, and libgcc_s (multipathd
 # calls pthread_cancel, which dlopen()s libgcc_s.so.1; without it multipathd aborts).
@@ -153,7 +159,7 @@ ln -s ../lib "$root/usr/lib"  # harmless: /usr/lib/x86_64-linux-gnu resolves too
 mkdir -p "$root/lib/udev/rules.d" "$root/etc/udev/rules.d"
 for r in 50-udev-default 55-dm 56-dm-mpath 56-dm-parts 60-block 60-persistent-storage \
          60-persistent-storage-dm 60-multipath 60-kpartx 68-del-part-nodes 95-dm-notify 80-drivers \
-         66-kpartx 11-dm-mpath 11-dm-parts 13-dm-disk 10-dm; do
+         66-kpartx 11-dm-mpath 11-dm-parts 13-dm-disk 10-dm 56-lvm 69-lvm; do
     [ -f "$x/lib/udev/rules.d/$r.rules" ] && cp "$x/lib/udev/rules.d/$r.rules" "$root/lib/udev/rules.d/"
 done
 cp -a "$x/etc/iscsi" "$root/etc/iscsi"
@@ -162,6 +168,8 @@ cp -a "$x/etc/iscsi" "$root/etc/iscsi"
 cp "$here/guest/init" "$root/init"
 chmod 755 "$root/init"
 cp "$here/guest/multipath.conf" "$root/etc/multipath.conf"
+mkdir -p "$root/etc/lvm"
+cp "$here/guest/lvm.conf" "$root/etc/lvm/lvm.conf"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\ndisk:x:6:\n' >"$root/etc/group"
 printf '%s\n' "$kver" >"$root/etc/kernel-version"

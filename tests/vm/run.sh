@@ -48,6 +48,8 @@ cp "$here/lib.sh" "$share/lib.sh"
 printf '%s\n' "${LUNGUARD_VM_ENV:-}" >"$share/env"
 # The shipped unit: scenarios run the daemon under its capability bounding set.
 cp "$top/systemd/lunguard.service" "$share/lunguard.service"
+# The udev rules, for scenarios that install them in the busybox guest.
+cp -r "$top/rules" "$share/rules"
 # The shipped configuration: scenarios that run the daemon "with its defaults" start from it.
 cp "$top/debian/lunguard.toml" "$share/lunguard.toml"
 if [ -x "$bin" ]; then cp "$bin" "$share/bin/lunguard"; fi

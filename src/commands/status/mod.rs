@@ -73,6 +73,8 @@ pub fn roots_from_args(args: &StatusArgs) -> Result<Roots, StatusError> {
         proc: args.proc_root.clone().unwrap_or(d.proc),
         dev: args.dev_root.clone().unwrap_or(d.dev),
         iscsi_nodes: args.iscsi_nodes_root.clone().unwrap_or(d.iscsi_nodes),
+        multipath_wwids: d.multipath_wwids,
+        udev_data: d.udev_data,
     };
     must_exist("sysfs root", &roots.sys, "--sysfs-root")?;
     must_exist("procfs root", &roots.proc, "--proc-root")?;

@@ -20,6 +20,7 @@ struct Inner {
     desired: Option<DesiredState>,
     seen: HashMap<String, SystemTime>,
     claimed: BTreeSet<Iqn>,
+    wwids: BTreeSet<String>,
     lost: BTreeMap<String, String>,
     journal: BTreeMap<JournalId, JournalEntry>,
     next_id: u64,
@@ -80,6 +81,20 @@ impl Store for MemoryStore {
 
     fn claimed_targets(&self) -> Result<Vec<Iqn>, StoreError> {
         Ok(self.lock().claimed.iter().cloned().collect())
+    }
+
+    fn own_wwid(&self, id: &str) -> Result<(), StoreError> {
+        self.lock().wwids.insert(id.to_owned());
+        Ok(())
+    }
+
+    fn disown_wwid(&self, id: &str) -> Result<(), StoreError> {
+        self.lock().wwids.remove(id);
+        Ok(())
+    }
+
+    fn owned_wwids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.lock().wwids.iter().cloned().collect())
     }
 
     fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {

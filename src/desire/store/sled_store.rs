@@ -1,7 +1,8 @@
 //! `SledStore`: the `Store` in a sled database (one directory).
 //!
 //! Trees: `desired` (one JSON value under `current`), `first_seen` (key →
-//! JSON time), `claimed` (target IQN → empty), `journal` (big-endian id →
+//! JSON time), `claimed` (target IQN → empty), `wwids` (multipath-form WWID lunguard added to
+//! multipathd's wwids file → empty), `journal` (big-endian id →
 //! JSON entry, so iteration is in id order). Durable writes are followed by
 //! `flush()` (fsync) before returning.
 //!
@@ -44,6 +45,7 @@ pub struct SledStore {
     desired: sled::Tree,
     seen: sled::Tree,
     claimed: sled::Tree,
+    wwids: sled::Tree,
     lost: sled::Tree,
     journal: sled::Tree,
     /// First-seen writes since the last [`Store::sync`]: a pass that noted nothing new costs no
@@ -171,6 +173,7 @@ impl SledStore {
             desired: tree("desired")?,
             seen: tree("first_seen")?,
             claimed: tree("claimed")?,
+            wwids: tree("wwids")?,
             lost: tree("writeback_lost")?,
             journal: tree("journal")?,
             path: path.to_owned(),
@@ -220,6 +223,7 @@ impl SledStore {
         self.desired()?;
         self.seen()?;
         self.claimed_targets()?;
+        self.owned_wwids()?;
         self.writeback_lost()?;
         for e in self.entries(false) {
             e?;
@@ -347,6 +351,34 @@ impl Store for SledStore {
             .remove(target.as_str())
             .map_err(sled_err("release target"))?;
         self.flush()
+    }
+
+    fn own_wwid(&self, id: &str) -> Result<(), StoreError> {
+        self.wwids
+            .insert(id, &[])
+            .map_err(sled_err("remember a wwids-file entry"))?;
+        self.flush()
+    }
+
+    fn disown_wwid(&self, id: &str) -> Result<(), StoreError> {
+        self.wwids
+            .remove(id)
+            .map_err(sled_err("forget a wwids-file entry"))?;
+        self.flush()
+    }
+
+    fn owned_wwids(&self) -> Result<Vec<String>, StoreError> {
+        self.wwids
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k.map_err(sled_err("read wwids-file entries"))?;
+                String::from_utf8(k.to_vec()).map_err(|e| StoreError::Decode {
+                    key: "wwids-file entry".into(),
+                    source: serde::de::Error::custom(e),
+                })
+            })
+            .collect()
     }
 
     fn mark_writeback_lost(&self, key: &str, error: &str) -> Result<(), StoreError> {

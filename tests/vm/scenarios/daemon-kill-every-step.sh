@@ -48,6 +48,11 @@ keep_sum=$(sha256sum </tmp/keep-pattern | cut -d' ' -f1)
 keep_ok() { [ "$(dd if="/dev/mapper/$keep" bs=64k count=64 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$keep_sum" ]; }
 keep_ok || fail "pattern not readable back at start"
 
+# Both LUNs' WWIDs are in multipathd's wwids file before lunguard starts (another tool's entries):
+# lunguard neither adds nor removes them, so each operation's steps are the device work this
+# scenario kills (the wwids-file steps have their own scenario, daemon-claimants.sh).
+mkdir -p /etc/multipath
+for w in "$(lio_wwid "$T" 0)" "$(lio_wwid "$T2" 0)"; do run multipath -a "3${w#naa.}"; done
 lg_config 0s
 lg_draft base.toml keep "$T" 0 "$(lio_wwid "$T" 0)" "$P1" "$P2"
 lg_state_write vols.toml <"$LG_DRAFT/base.toml"
