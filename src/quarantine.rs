@@ -1,6 +1,6 @@
 //! The quarantine list on disk: `<run_dir>/quarantine/hosts/host<H>` and
 //! `<run_dir>/quarantine/declared/<H:C:T:L>`, empty files that
-//! rules/41-lunguard-quarantine.rules tests (`TEST==`) when the kernel adds a SCSI disk. A disk on
+//! rules/59-lunguard-quarantine.rules tests (`TEST==`) when the kernel adds a SCSI disk. A disk on
 //! a listed host whose address is not declared is marked not ready from its `add` on, so blkid,
 //! LVM, multipathd, udisks and systemd leave it alone until lunguard removes it (docs/events.md).
 //!

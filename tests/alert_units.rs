@@ -248,7 +248,7 @@ fn removing_rule_tests_the_marker_path_the_code_creates() {
 /// "leave it alone" property.
 #[test]
 fn quarantine_rule_tests_the_files_the_writer_creates() {
-    let rules = read("rules/41-lunguard-quarantine.rules");
+    let rules = read("rules/59-lunguard-quarantine.rules");
     let tests: Vec<&str> = rules
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -300,6 +300,8 @@ fn quarantine_rule_tests_the_files_the_writer_creates() {
         "ENV{DM_UDEV_DISABLE_OTHER_RULES_FLAG}=\"1\"",
         "ENV{SYSTEMD_READY}=\"0\"",
         "ENV{UDISKS_IGNORE}=\"1\"",
+        // multipathd finds no WWID in udev even where sg3-utils-udev set one.
+        "ENV{ID_WWN}=\"\", ENV{ID_WWN_WITH_EXTENSION}=\"\", ENV{ID_SERIAL}=\"\", ENV{ID_SERIAL_SHORT}=\"\"",
         // Only the add decides; later events keep its decision.
         "ACTION==\"add\", ENV{LUNGUARD_QUARANTINE}=\"1\"",
         "ACTION!=\"add\", IMPORT{db}=\"LUNGUARD_QUARANTINE\"",
@@ -321,7 +323,7 @@ fn shipped_rules_are_the_marker_and_quarantine_rules_and_well_formed() {
     names.sort();
     assert_eq!(
         names,
-        ["40-lunguard-removing.rules", "41-lunguard-quarantine.rules"]
+        ["40-lunguard-removing.rules", "59-lunguard-quarantine.rules"]
     );
     for name in &names {
         let rules = read(&format!("rules/{name}"));

@@ -340,3 +340,89 @@ fn the_simulator_refuses_to_delete_a_live_maps_leg() {
     assert!(err.to_string().contains(lunguard::act::STALE_PLAN), "{err}");
     assert_eq!(w.lab.sim.devices().len(), 4);
 }
+
+/// Issue 12 end to end on the simulated host: the engine registers the declared LUNs' WWIDs in
+/// the wwids file (and remembers them as its own), keeps the quarantine list equal to the
+/// sessions' hosts and the declared addresses before acting, removes exactly its entries after
+/// the detach, and removes the list in observe mode (a dry run).
+#[test]
+fn wwids_entries_and_quarantine_list_follow_the_intents() {
+    let World {
+        _dir,
+        lab,
+        engine,
+        act,
+    } = World::new();
+    let run = _dir.path().join("run");
+    let w = World {
+        engine: engine.with_quarantine(&run),
+        _dir,
+        lab,
+        act,
+    };
+    let file = || lunguard::observe::wwids::read_wwids(&w.lab.sim.roots().multipath_wwids).unwrap();
+    // Another tool's entry, there before lunguard.
+    w.lab
+        .sim
+        .wwids_edit("3600000000000000000000000000000aa", true)
+        .unwrap();
+    w.converge();
+    let ids: Vec<String> = DECLARED
+        .iter()
+        .map(|l| w.lab.wwid(*l).multipath_id().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(file().contains(id), "{id} not registered: {:?}", file());
+    }
+    let mut owned = w.engine.store().owned_wwids().unwrap();
+    owned.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(
+        owned, expected,
+        "exactly the entries it added are lunguard's"
+    );
+
+    let q = run.join("quarantine");
+    let names = |sub: &str| {
+        let mut v: Vec<String> = fs::read_dir(q.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut hosts: Vec<String> = w.hosts().iter().map(|h| format!("host{h}")).collect();
+    hosts.sort();
+    assert_eq!(names("hosts"), hosts);
+    let mut declared: Vec<String> = w
+        .lab
+        .sim
+        .devices()
+        .iter()
+        .map(|d| d.hctl.to_string())
+        .collect();
+    declared.sort();
+    assert_eq!(
+        names("declared"),
+        declared,
+        "the declared LUNs' addresses, on every session"
+    );
+
+    // Detach everything: lunguard's entries go, the other tool's stays.
+    w.declare(&[]);
+    w.converge();
+    assert_eq!(
+        file().into_iter().collect::<Vec<_>>(),
+        ["3600000000000000000000000000000aa"]
+    );
+    assert!(w.engine.store().owned_wwids().unwrap().is_empty());
+
+    // Observe mode: no list at all.
+    w.declare(&DECLARED);
+    let pass = w.engine.prepare(SystemTime::now()).unwrap();
+    w.engine
+        .execute(&pass, &lunguard::act::DryRun::new())
+        .unwrap();
+    assert!(!q.exists(), "a dry run keeps no quarantine list");
+}

@@ -31,7 +31,7 @@ pub struct Policy {
     /// Flushing a multipath map.
     pub flush: FlushPolicy,
     /// Keep the quarantine list under the runtime directory (`<run>/quarantine/`), from which
-    /// rules/41-lunguard-quarantine.rules marks every new device of a managed target's session
+    /// rules/59-lunguard-quarantine.rules marks every new device of a managed target's session
     /// that no attachment declares as not ready (no blkid, LVM, multipath, udisks or systemd
     /// claim) from its kernel `add` until lunguard removes it. Only the daemon in enforce mode
     /// keeps the list. Off for hosts where another tool attaches LUNs of targets in lunguard's

@@ -106,7 +106,7 @@ fn root_disk(inputs: &Inputs, cfg: &super::MultipathConfig, find: &str, out: &mu
     let mp = wwid
         .parse::<Wwid>()
         .ok()
-        .and_then(|w| multipath_id(&w))
+        .and_then(|w| w.multipath_id())
         .unwrap_or_else(|| wwid.clone());
     let listed = cfg
         .blacklist_wwids
@@ -129,34 +129,19 @@ fn wwids(inputs: &Inputs, find: &str, out: &mut Vec<Finding>) {
     if find != "strict" {
         return;
     }
-    let file = inputs.read(WWIDS).unwrap_or_default();
-    let listed: Vec<&str> = file
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix('/')?.strip_suffix('/'))
-        .collect();
+    let listed = crate::observe::wwids::parse_wwids(&inputs.read(WWIDS).unwrap_or_default());
     for a in inputs.attachments.iter().filter(|a| a.multipath) {
         let Some(w) = &a.wwid else { continue };
-        let Some(id) = multipath_id(w) else { continue };
-        if !listed.contains(&id.as_str()) {
+        let Some(id) = w.multipath_id() else { continue };
+        if !listed.contains(&id) {
             out.push(Finding {
                 id: "multipath.wwids_missing",
                 severity: Severity::Warning,
                 source: WWIDS.into(),
                 what: format!("declared multipath LUN {} ({w}) is not in the wwids file", a.name),
-                leads_to: "with find_multipaths strict multipathd does not map it by itself: after a path comes back or a reboot it stays a bare disk until lunguard's next pass builds the map".into(),
-                fix: format!("multipath -a {id}"),
+                leads_to: "with find_multipaths strict multipathd does not map it by itself: after a path comes back or a reboot it stays a bare disk until lunguard's next pass registers it and builds the map".into(),
+                fix: format!("start lunguard in enforce mode: it adds the entry itself before the LUN's scan (and removes it after the detach); by hand: multipath -a {id}, an entry lunguard then never removes"),
             });
         }
-    }
-}
-
-/// The WWID as multipath names it (`3` + NAA hex, `2` + EUI-64 hex), or `None` for forms it
-/// spells otherwise (t10).
-fn multipath_id(w: &Wwid) -> Option<String> {
-    let s = w.to_string();
-    if let Some(hex) = s.strip_prefix("naa.") {
-        Some(format!("3{hex}"))
-    } else {
-        s.strip_prefix("eui.").map(|hex| format!("2{hex}"))
     }
 }

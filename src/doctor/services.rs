@@ -9,6 +9,12 @@ const UNITS: [&str; 3] = [
     "/usr/lib/systemd/system/lunguard.service",
     "/lib/systemd/system/lunguard.service",
 ];
+/// Where udev finds lunguard's quarantine rule (the package's, or a copy in /etc).
+const QUARANTINE_RULE: [&str; 3] = [
+    "/etc/udev/rules.d/59-lunguard-quarantine.rules",
+    "/usr/lib/udev/rules.d/59-lunguard-quarantine.rules",
+    "/lib/udev/rules.d/59-lunguard-quarantine.rules",
+];
 const DROPIN_DIRS: [&str; 2] = [
     "/etc/systemd/system/lunguard.service.d",
     "/run/systemd/system/lunguard.service.d",
@@ -41,6 +47,16 @@ const HARDENING: [&str; 20] = [
 pub(super) fn check(inputs: &Inputs, out: &mut Vec<Finding>) {
     processes(inputs, out);
     unit(inputs, out);
+    if !QUARANTINE_RULE.iter().any(|r| exists(inputs, r)) {
+        out.push(Finding {
+            id: "lunguard.quarantine_rule",
+            severity: Severity::Note,
+            source: QUARANTINE_RULE[1].into(),
+            what: "the quarantine udev rule is not installed".into(),
+            leads_to: "during the grace period blkid, LVM, multipathd and udisks may claim a LUN nobody declared (a volume group activated on it), and a claimed LUN is in use and kept (docs/events.md, Quarantine)".into(),
+            fix: "install the lunguard package (it ships rules/59-lunguard-quarantine.rules), or copy the rule to /etc/udev/rules.d/ and run udevadm control --reload".into(),
+        });
+    }
     for e in &inputs.state_errors {
         out.push(Finding {
             id: "lunguard.state_rejected",

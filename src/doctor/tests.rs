@@ -49,6 +49,11 @@ fn good_host(root: &Path) -> Inputs {
         "/usr/lib/systemd/system/lunguard.service",
         "[Service]\n",
     );
+    write(
+        root,
+        "/usr/lib/udev/rules.d/59-lunguard-quarantine.rules",
+        "# rule\n",
+    );
     for (pid, comm) in [
         (1, "systemd"),
         (200, "systemd-udevd"),
@@ -301,4 +306,45 @@ fn the_setting_names_its_file_and_line() {
     assert_eq!(scan.source, "/etc/iscsi/iscsid.conf:4");
     // Without multipath attachments, multipath's timeouts are not judged.
     assert!(!ids(&f).contains(&"iscsi.replacement_timeout"), "{f:#?}");
+}
+
+/// Issue 12: without the quarantine rule, a note (not a finding: the guard works without it)
+/// says what other claimants may do during the grace, and how to install it.
+#[test]
+fn a_missing_quarantine_rule_is_a_note_with_its_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = good_host(dir.path());
+    let f = audit(&inputs);
+    assert!(
+        !f.iter().any(|f| f.id == "lunguard.quarantine_rule"),
+        "{f:#?}"
+    );
+    std::fs::remove_file(
+        dir.path()
+            .join("usr/lib/udev/rules.d/59-lunguard-quarantine.rules"),
+    )
+    .expect("rm");
+    let f = audit(&inputs);
+    let note = f
+        .iter()
+        .find(|f| f.id == "lunguard.quarantine_rule")
+        .unwrap_or_else(|| panic!("{f:#?}"));
+    assert_eq!(note.severity, Severity::Note);
+    assert!(
+        note.fix.contains("udevadm control --reload"),
+        "{}",
+        note.fix
+    );
+    assert!(ids(&f).is_empty(), "a note only: {f:#?}");
+    // A copy in /etc counts.
+    write(
+        dir.path(),
+        "/etc/udev/rules.d/59-lunguard-quarantine.rules",
+        "# rule\n",
+    );
+    assert!(
+        !audit(&inputs)
+            .iter()
+            .any(|f| f.id == "lunguard.quarantine_rule")
+    );
 }

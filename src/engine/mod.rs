@@ -458,7 +458,7 @@ impl Engine {
         let report = execute_plan(plan, actuator, &tee, &self.locks);
         phases.mark("steps");
         if !actuator.is_dry_run() {
-            self.record_wwids(plan, &report)?;
+            self.reread_owned_wwids_after(plan);
             self.cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -499,7 +499,7 @@ impl Engine {
 impl Engine {
     /// After a pass whose plan registered or forgot wwids-file entries (the journal recorded
     /// whose they are with each outcome), the next pass reads them from the store again.
-    fn record_wwids(&self, plan: &Plan, _report: &Report) -> Result<(), EngineError> {
+    fn reread_owned_wwids_after(&self, plan: &Plan) {
         if plan.steps.iter().any(|s| {
             matches!(
                 s.action,
@@ -511,7 +511,6 @@ impl Engine {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .owned_wwids = None;
         }
-        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The quarantine list: what rules/41-lunguard-quarantine.rules reads to tell a LUN nobody
+//! The quarantine list: what rules/59-lunguard-quarantine.rules reads to tell a LUN nobody
 //! declared from a declared one at its kernel `add`, before blkid, LVM, multipathd, udisks or
 //! systemd claim it. Pure: the daemon writes it (`crate::quarantine`).
 //!

@@ -4,7 +4,8 @@
 # (busybox's cannot set the capability bounding set), iproute2's tc (netem packet loss per portal),
 # lvm2 (a rogue LUN carrying an LVM PV must not be auto-activated (the quarantine scenario): lvm, its
 # udev rules 56-lvm/69-lvm, which without systemd run `vgchange -aay --autoactivation event`
-# directly, and tests/vm/guest/lvm.conf: no dmeventd monitoring, udev sync on) and their libraries.
+# directly, and tests/vm/guest/lvm.conf: no dmeventd monitoring, udev sync on), sg3-utils-udev's
+# rules (staged, for the quarantine scenario) and their libraries.
 #
 # Output (git-ignored): tests/vm/cache/image/{vmlinuz,initrd.gz,KEY}. The image is rebuilt only when
 # its inputs change: the resolved package versions, this script and tests/vm/guest/*.
@@ -32,7 +33,7 @@ kver=${kpkg#linux-image-}
 # Userspace needed in the guest. Libraries are resolved with ldd below; the packages that hold them
 # are listed here because they are not installed on the host.
 pkgs=(
-    "$kpkg" busybox-static udev kmod dmsetup multipath-tools kpartx open-iscsi lsscsi sg3-utils
+    "$kpkg" busybox-static udev kmod dmsetup multipath-tools kpartx open-iscsi lsscsi sg3-utils sg3-utils-udev
     e2fsprogs util-linux iproute2 lvm2
     libsgutils2-1.46-2 libaio1 libdevmapper1.02.1 libedit2 libjson-c5 liburcu8 libisns0
     libopeniscsiusr libkmod2 libudev1 libsystemd0 libssl3 libzstd1 liblzma5 libacl1 libblkid1
@@ -163,6 +164,11 @@ for r in 50-udev-default 55-dm 56-dm-mpath 56-dm-parts 60-block 60-persistent-st
     [ -f "$x/lib/udev/rules.d/$r.rules" ] && cp "$x/lib/udev/rules.d/$r.rules" "$root/lib/udev/rules.d/"
 done
 cp -a "$x/etc/iscsi" "$root/etc/iscsi"
+# sg3-utils-udev's rules (Debian's multipath-tools depends on the package) are staged, not active:
+# a scenario that wants the identity properties they set (SCSI_IDENT_*, ID_WWN, ID_SERIAL, as on a
+# Debian host with multipath-tools) copies them into /etc/udev/rules.d.
+mkdir -p "$root/usr/share/lunguard-test/sg3-rules"
+cp "$x"/lib/udev/rules.d/5[58]-scsi-sg3_*.rules "$root/usr/share/lunguard-test/sg3-rules/"
 
 # Guest init and helpers.
 cp "$here/guest/init" "$root/init"

@@ -6,7 +6,8 @@
 #       grace, and lunguard deletes its bare paths after it (no map flush);
 #   (c) a detach of LUN 0 removes its WWID from the file (multipath -w); the detach of LUN 2 leaves
 #       the other tool's entry, and an unrelated entry stays throughout.
-# Part 2, quarantine from the first uevent (rules/41-lunguard-quarantine.rules installed, lvm2):
+# Part 2, quarantine from the first uevent (rules/59-lunguard-quarantine.rules installed, with
+#   sg3-utils-udev's rules as on a Debian host with multipath-tools, and lvm2):
 #   target $T2 has two LUNs, each carrying an LVM volume group (vg_decl on LUN 0, vg_rogue on LUN 1).
 #   (d) LUN 0 is declared: its narrowed scan adds it unquarantined and udev's LVM rules activate
 #       vg_decl as usual;
@@ -106,7 +107,7 @@ active() { dmsetup info -c --noheadings -o name 2>/dev/null | grep -qx "$1-lv0";
 active vg_decl || active vg_rogue && fail "volume groups active before the attach"
 
 say "(d) declare $T2 LUN 0 (single path); the quarantine rule is installed"
-cp /share/rules/41-lunguard-quarantine.rules /etc/udev/rules.d/
+cp /share/rules/59-lunguard-quarantine.rules /usr/share/lunguard-test/sg3-rules/*.rules /etc/udev/rules.d/
 udevadm control --reload
 lg_draft lvm.toml vol-lvm "$T2" 0 "$(lio_wwid "$T2" 0)" "$P1"
 lg_state_write vols.toml <"$LG_DRAFT/lvm.toml"
@@ -130,6 +131,9 @@ udevadm info -q property -n "/dev/$d1" >"$OUT/rogue-udev.txt"
 grep -q '^LUNGUARD_QUARANTINE=1$' "$OUT/rogue-udev.txt" || fail "(e) not quarantined: $(cat "$OUT/rogue-udev.txt")"
 grep -q '^SYSTEMD_READY=0$' "$OUT/rogue-udev.txt" || fail "(e) SYSTEMD_READY not 0"
 grep -q '^ID_FS_TYPE=' "$OUT/rogue-udev.txt" && fail "(e) blkid probed the quarantined LUN"
+# sg3-utils-udev ran (its SCSI_IDENT_* are there); the identities multipathd reads were unset.
+grep -q '^SCSI_IDENT_LUN_NAA_REG' "$OUT/rogue-udev.txt" || fail "(e) sg3-utils-udev's rules did not run"
+grep -qE '^(ID_WWN|ID_SERIAL)=' "$OUT/rogue-udev.txt" && fail "(e) the rogue LUN kept an identity for multipathd"
 samples=0
 until at_least "$(since_s "$t_add")" $((GRACE - 3)); do
     active vg_rogue && fail "(e) vg_rogue activated $(since_s "$t_add") s into the grace"
