@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lunguard::model::{Attachment, DevT, DmName, Hctl};
 use lunguard::plan::Action;
-use lunguard::reconcile::{Context, Policy, plan};
+use lunguard::reconcile::{Context, Policy, plan, quarantine_list};
 use planner_support::*;
 use proptest::prelude::*;
 
@@ -197,6 +197,43 @@ proptest! {
         prop_assert!(!text.contains("--rescan"), "{text}");
         let scans_ghost = p.steps.iter().any(|s| matches!(&s.action, Action::ScanLun { hctl, .. } if hctl.lun == 42));
         prop_assert!(scans_ghost, "{}", text);
+    }
+
+    /// Issue 12: the quarantine list declares every address the planner scans (a narrowed scan
+    /// never adds a quarantined LUN) and every declared LUN's present paths, and lists only the
+    /// hosts of in-scope sessions (the foreign target's hosts 4 and 5 never).
+    #[test]
+    fn the_quarantine_list_declares_what_is_scanned_and_lists_only_managed_hosts(
+        luns in prop::collection::vec(gen_lun(), 0..8),
+        ghost in any::<bool>(),
+    ) {
+        let mut w = build(&luns);
+        if ghost {
+            w.desired.push(att("ghost", T1, &[P1, P2], 42, None, true));
+        }
+        let policy = policy(false, 10, false);
+        let p = plan(&w.desired, &w.topo.snap, &policy, &w.ctx);
+        let q = quarantine_list(&w.desired, &w.topo.snap, &policy, &w.ctx);
+        for s in &p.steps {
+            if let Action::ScanLun { hctl, .. } = &s.action {
+                prop_assert!(q.declared.contains(hctl), "scans {hctl}, not declared in {q:?}:\n{p}");
+                prop_assert!(q.hosts.contains(&hctl.host), "scans on host{}, not listed: {q:?}", hctl.host);
+            }
+        }
+        for a in &w.desired {
+            for d in &w.topo.snap.devices {
+                let on_declared_session = w.topo.snap.iscsi_sessions.iter().any(|s| {
+                    Some(s.id) == d.iscsi_session
+                        && s.target.as_ref() == Some(&a.target)
+                        && s.portal().is_some_and(|p| a.portals.contains(&p))
+                });
+                if on_declared_session && d.hctl.lun == a.lun {
+                    prop_assert!(q.declared.contains(&d.hctl), "declared {} not in {q:?}", d.hctl);
+                }
+            }
+        }
+        prop_assert!(!q.hosts.contains(&4) && !q.hosts.contains(&5), "foreign target's host listed: {q:?}");
+        prop_assert!(!q.hosts.contains(&9), "the local disk's host listed: {q:?}");
     }
 
     #[test]

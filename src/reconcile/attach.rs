@@ -19,7 +19,7 @@ pub(crate) struct AttachPlan {
 /// Channel and target id to scan on a session's host: those of a device
 /// already on the session, else 0:0 (iscsi_tcp gives each session its own
 /// host with one target, id 0).
-pub(crate) fn channel_target(index: &Index<'_>, sid: u32) -> (u32, u32) {
+fn channel_target(index: &Index<'_>, sid: u32) -> (u32, u32) {
     index
         .devices_of_session(sid)
         .first()

@@ -120,9 +120,19 @@ pub(crate) fn target_scope(
     policy: &Policy,
     ctx: &Context,
 ) -> Option<String> {
+    target_scope_declared(target, index.declares_target(target), policy, ctx)
+}
+
+/// [`target_scope`] when whether an attachment names `target` is already known (`declared`).
+pub(crate) fn target_scope_declared(
+    target: &Iqn,
+    declared: bool,
+    policy: &Policy,
+    ctx: &Context,
+) -> Option<String> {
     if policy.scope.excludes_target(target) {
         None
-    } else if index.declares_target(target) {
+    } else if declared {
         Some(format!("target {target} is declared"))
     } else if ctx.known_targets.contains(target) {
         Some(format!("target {target} was attached by lunguard"))
