@@ -29,6 +29,12 @@ fn host(dir: &Path, iscsid: &str, multipath: &str) -> std::path::PathBuf {
         "usr/lib/systemd/system/lunguard.service",
         "[Service]\n",
     );
+    // The package's quarantine rule (its absence is a note, docs/doctor.md).
+    write(
+        &root,
+        "usr/lib/udev/rules.d/59-lunguard-quarantine.rules",
+        "# rule\n",
+    );
     for (pid, comm) in [(200, "systemd-udevd"), (300, "iscsid"), (400, "multipathd")] {
         write(&root, &format!("proc/{pid}/comm"), &format!("{comm}\n"));
     }
