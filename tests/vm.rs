@@ -884,13 +884,15 @@ fn package_installs_and_runs_under_systemd_journald_and_udevd() {
             pairs.push((dev.to_owned(), on, off));
         }
     }
+    // Without the marker a rogue disk keeps only the quarantine's SYSTEMD_READY=0 (issue 12).
     assert!(
         pairs
             .iter()
             .any(|(_, on, off)| on.contains("E: LUNGUARD_REMOVING=1\n")
                 && on.contains("E: SYSTEMD_READY=0\n")
                 && !off.contains("E: LUNGUARD_REMOVING")
-                && !off.contains("E: SYSTEMD_READY=0\n")),
+                && (!off.contains("E: SYSTEMD_READY=0\n")
+                    || off.contains("E: LUNGUARD_QUARANTINE=1\n"))),
         "no device with LUNGUARD_REMOVING=1 and SYSTEMD_READY=0 from the rule mid-removal: {pairs:#?}"
     );
     let control = read(out, "marker-control.txt");
@@ -898,6 +900,15 @@ fn package_installs_and_runs_under_systemd_journald_and_udevd() {
         !control.contains("LUNGUARD_REMOVING"),
         "the rule fired on an unmarked device:\n{control}"
     );
+    // Issue 12: the package's quarantine rule, under systemd-udevd, marked the rogue disks of
+    // the broad rescan from their add, and never the declared control disk.
+    assert!(
+        pairs
+            .iter()
+            .any(|(_, _, off)| off.contains("E: LUNGUARD_QUARANTINE=1\n")),
+        "no rogue disk quarantined: {pairs:#?}"
+    );
+    assert!(!control.contains("LUNGUARD_QUARANTINE"), "{control}");
 
     // The watchdog killed the stopped daemon and systemd restarted it.
     let wd = read(out, "watchdog.txt");

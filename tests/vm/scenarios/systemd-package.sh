@@ -13,12 +13,14 @@
 #                file, nothing happens until the next `systemctl reload`: then the guard, in
 #                the enforce mode the first reload switched to, removes LUN 2 — under the
 #                unit's sandbox as shipped, never restarted
-#   4 marker     rogue rounds: a broad `iscsiadm -m session --rescan` brings LUNs 2 (a map) and 4
-#                (bare, blacklisted by multipath) back and the guard removes them; the moment a
-#                marker appears in /run/lunguard/removing the daemon is SIGSTOPped, a still-present
-#                marked device gets a `change` event and `udevadm info` must show
-#                LUNGUARD_REMOVING=1 and SYSTEMD_READY=0, and neither with the marker moved away
-#                for a moment (40-lunguard-removing.rules in effect); SIGCONT, the removal finishes
+#   4 marker     rogue rounds: a broad `iscsiadm -m session --rescan` brings LUNs 2 and 4 back
+#                (quarantined from their add by the package's 59-lunguard-quarantine.rules, so
+#                not mapped) and the guard removes them; the moment a marker appears in
+#                /run/lunguard/removing the daemon is SIGSTOPped, a still-present marked device
+#                gets a `change` event and `udevadm info` must show LUNGUARD_REMOVING=1 and
+#                SYSTEMD_READY=0, and with the marker moved away for a moment no
+#                LUNGUARD_REMOVING and no SYSTEMD_READY=0 but the quarantine's (LUNGUARD_QUARANTINE=1
+#                with it; 40-lunguard-removing.rules in effect); SIGCONT, the removal finishes
 #   4b attach    LUN 2 declared again: attached with narrowed scans; then the state file deleted:
 #                maps flushed, paths deleted, both sessions logged out (iscsiadm) by the daemon;
 #                the scenario logs in again and declares 0, 1, 3 for the rest
@@ -151,9 +153,12 @@ mark_ab() {
     udevadm trigger --action=change --settle "/sys/dev/block/$1"
     udevadm info "/dev/$2" >"$OUT/marker-off-$2.txt" 2>&1
     mv /tmp/held-marker "/run/lunguard/removing/$1"
+    # Without its marker a rogue disk keeps only the quarantine's SYSTEMD_READY=0 (issue 12).
     grep -q '^E: LUNGUARD_REMOVING=1$' "$OUT/marker-on-$2.txt" &&
         grep -q '^E: SYSTEMD_READY=0$' "$OUT/marker-on-$2.txt" &&
-        ! grep -q -e '^E: LUNGUARD_REMOVING' -e '^E: SYSTEMD_READY=0$' "$OUT/marker-off-$2.txt"
+        ! grep -q '^E: LUNGUARD_REMOVING' "$OUT/marker-off-$2.txt" &&
+        { ! grep -q '^E: SYSTEMD_READY=0$' "$OUT/marker-off-$2.txt" ||
+            grep -q '^E: LUNGUARD_QUARANTINE=1$' "$OUT/marker-off-$2.txt"; }
 }
 while [ "$round" -lt 8 ] && [ "$caught" = 0 ]; do
     round=$((round + 1))
@@ -180,7 +185,12 @@ while [ "$round" -lt 8 ] && [ "$caught" = 0 ]; do
     say "round $round: $caught marked device(s) caught mid-removal, rule on/off"
 done
 echo "$round $caught" >"$OUT/marker-rounds.txt"
-[ "$caught" -gt 0 ] || fail "no round caught a marked device with LUNGUARD_REMOVING=1 and SYSTEMD_READY=0 that had neither without its marker ($round rounds): $(cat "$OUT"/marker-o*.txt 2>/dev/null | grep -e '^P:' -e LUNGUARD -e SYSTEMD_READY)"
+[ "$caught" -gt 0 ] || fail "no round caught a marked device with LUNGUARD_REMOVING=1 and SYSTEMD_READY=0 that lost both (but the quarantine's) without its marker ($round rounds): $(cat "$OUT"/marker-o*.txt 2>/dev/null | grep -e '^P:' -e LUNGUARD -e SYSTEMD_READY)"
+# The package's quarantine rule under systemd-udevd: the rogue disks caught were quarantined from
+# their add, the declared control disk never.
+grep -l '^E: LUNGUARD_QUARANTINE=1$' "$OUT"/marker-off-*.txt >/dev/null 2>&1 \
+    || fail "no rogue disk was quarantined: $(cat "$OUT"/marker-off-*.txt | grep -e '^P:' -e LUNGUARD)"
+grep -q LUNGUARD_QUARANTINE "$OUT/marker-control.txt" && fail "the declared control disk was quarantined"
 only_luns "$h1" "$h2" "0 1 3" || fail "declared LUNs touched: $(ls /sys/class/scsi_device)"
 
 step "4b attach and detach under the sandbox"
