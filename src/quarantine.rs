@@ -17,10 +17,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use crate::act::ActError;
-use crate::bounded::deadline;
+use crate::act::{ActError, Sysfs};
 use crate::model::{DevT, Hctl};
 use crate::reconcile::QuarantineList;
 use crate::snapshot::Snapshot;
@@ -132,37 +130,25 @@ pub fn is_quarantined(udev_db: &Path, dev: DevT) -> bool {
 }
 
 /// For each newly declared address whose disk (or a partition of it) udev's database says is
-/// quarantined, writes `change` to its `uevent` so the rule runs again, finds it declared and
-/// lets blkid, LVM and multipathd see it. Each write runs with `timeout` (a sysfs write can
-/// block). Returns the block devices released.
+/// quarantined, sends a `change` uevent (`Sysfs::send_change`, under its write deadline) so the
+/// rule runs again, finds it declared and lets blkid, LVM and multipathd see it. Returns the
+/// block devices released.
 pub fn release(
-    sys: &Path,
+    sys: &Sysfs,
     udev_db: &Path,
     snapshot: &Snapshot,
     added: &[Hctl],
-    timeout: Duration,
 ) -> Vec<Result<String, ActError>> {
     let added: BTreeSet<&Hctl> = added.iter().collect();
     let mut out = Vec::new();
     for d in snapshot.devices.iter().filter(|d| added.contains(&d.hctl)) {
         let Some(b) = &d.block else { continue };
-        let mut names: Vec<(String, Option<DevT>)> = vec![(b.name.clone(), b.dev)];
-        names.extend(b.partitions.iter().map(|p| (p.name.clone(), p.dev)));
+        let mut names: Vec<(&str, Option<DevT>)> = vec![(&b.name, b.dev)];
+        names.extend(b.partitions.iter().map(|p| (p.name.as_str(), p.dev)));
         for (name, dev) in names {
-            if !dev.is_some_and(|dev| is_quarantined(udev_db, dev)) {
-                continue;
+            if dev.is_some_and(|dev| is_quarantined(udev_db, dev)) {
+                out.push(sys.send_change(name).map(|()| name.to_owned()));
             }
-            let path = sys.join("class/block").join(&name).join("uevent");
-            let what = format!("release {name} ({}) from quarantine", d.hctl);
-            let (p, w) = (path.clone(), what.clone());
-            let r = deadline::run(&path.to_string_lossy(), &what, timeout, move || {
-                fs::write(&p, b"change").map_err(|source| ActError::Write {
-                    what: w,
-                    path: p,
-                    source,
-                })
-            });
-            out.push(r.map(|()| name));
         }
     }
     out

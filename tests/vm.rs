@@ -765,6 +765,16 @@ fn package_installs_and_runs_under_systemd_journald_and_udevd() {
         env!("CARGO_PKG_VERSION")
     );
 
+    // Issue 12 under the shipped unit: the daemon added a WWID to multipathd's wwids file (the
+    // package created /etc/multipath, which the unit's ReadWritePaths needs at start).
+    let register = read(out, "history-register.txt");
+    assert!(
+        register
+            .lines()
+            .any(|l| l.contains("(multipath -a)") && l.ends_with("-> changed")),
+        "no register_wwid that changed the file: {register}"
+    );
+
     // MESSAGE_ID -> Subject, from the catalog the package ships.
     let catalog = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/lunguard.catalog"),

@@ -205,6 +205,17 @@ impl Sysfs {
         }
     }
 
+    /// `echo change > class/block/<name>/uevent`: the kernel replays the device's uevent, so
+    /// udev runs its rules again (how a device quarantined at its `add` is let through once
+    /// declared: `crate::quarantine::release`).
+    pub fn send_change(&self, name: &str) -> Result<(), ActError> {
+        self.write_attr(
+            &format!("class/block/{name}/uevent"),
+            "change",
+            format!("send a change uevent for {name}"),
+        )
+    }
+
     /// The targets of the iSCSI sessions under SCSI host `host`.
     fn host_targets(&self, host: u32) -> Vec<String> {
         let Ok(sh) = self.tree.resolve(format!("class/scsi_host/host{host}")) else {

@@ -172,13 +172,11 @@ impl Engine {
         if added.is_empty() {
             return;
         }
-        for r in crate::quarantine::release(
-            &self.config.roots.sys,
-            &self.config.roots.udev_data,
-            &pass.snapshot,
-            &added,
-            self.config.timeouts.multipath,
-        ) {
+        let sys = crate::act::Sysfs::new(&self.config.roots.sys)
+            .with_deadline(self.config.timeouts.multipath);
+        for r in
+            crate::quarantine::release(&sys, &self.config.roots.udev_data, &pass.snapshot, &added)
+        {
             match r {
                 Ok(name) => {
                     info!(device = %name, "declared now: released from quarantine (change event)")

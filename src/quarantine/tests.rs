@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::DevT;
+use std::time::Duration;
 
 fn list(hosts: &[u32], declared: &[&str]) -> QuarantineList {
     QuarantineList {
@@ -94,8 +95,8 @@ fn a_quarantined_declared_disk_and_its_partitions_get_a_change_event_and_nothing
     fs::write(db.path().join("b8:17"), "E:LUNGUARD_QUARANTINE=1\n").unwrap();
     fs::write(db.path().join("b8:32"), "E:LUNGUARD_QUARANTINE=1\n").unwrap();
     let added: Vec<Hctl> = vec!["3:0:0:1".parse().unwrap()];
-    let sys = t.roots().sys;
-    let out = release(&sys, db.path(), &snap, &added, Duration::from_secs(5));
+    let sys = Sysfs::new(t.roots().sys).with_deadline(Duration::from_secs(5));
+    let out = release(&sys, db.path(), &snap, &added);
     let mut released: Vec<String> = out.into_iter().map(Result::unwrap).collect();
     released.sort();
     assert_eq!(released, ["sdb", "sdb1"]);

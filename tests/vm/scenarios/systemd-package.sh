@@ -23,7 +23,10 @@
 #                with it; 40-lunguard-removing.rules in effect); SIGCONT, the removal finishes
 #   4b attach    LUN 2 declared again: attached with narrowed scans; then the state file deleted:
 #                maps flushed, paths deleted, both sessions logged out (iscsiadm) by the daemon;
-#                the scenario logs in again and declares 0, 1, 3 for the rest
+#                the scenario logs in again and declares 0, 1, 3 for the rest; LUN 2's wwids
+#                entry, taken out first, is registered by the daemon (multipath -a; the guest
+#                starts without /etc/multipath, which the package must create for the unit) and
+#                removed after the detach, multipathd's entries kept (history-register.txt)
 #   5 watchdog   a runtime drop-in (/run/systemd/system/lunguard.service.d/) shortens WatchdogSec
 #                to 5s for this test only; SIGSTOP of the main PID: systemd's watchdog kills it and
 #                Restart=on-failure starts a new one (NRestarts+1, new MainPID, "Watchdog timeout")
@@ -57,11 +60,15 @@ trap '[ -f "$OUT/journal-x.txt" ] || journal_out' EXIT
 CONF=/etc/lunguard/lunguard.toml
 
 step "1 install"
+# A host where multipath never built a map has no /etc/multipath; the unit's ReadWritePaths skips
+# a missing path, so the daemon could never register a WWID unless the package creates it.
+rm -rf /etc/multipath
 run dpkg-deb -f /share/lunguard.deb Package Version Architecture
 dpkg -i /share/lunguard.deb >"$OUT/dpkg-install.txt" 2>&1 || fail "dpkg -i: $(cat "$OUT/dpkg-install.txt")"
 cat "$OUT/dpkg-install.txt"
 V0=$(dpkg-query -W -f '${Version}' lunguard) || fail "lunguard not installed"
 [ -x /usr/sbin/lunguard ] || fail "no /usr/sbin/lunguard"
+[ -d /etc/multipath ] || fail "the package did not create /etc/multipath (the unit's writable path for multipath -a/-w)"
 lunguard --version >"$OUT/version.txt" 2>&1 || fail "lunguard --version: $(cat "$OUT/version.txt")"
 [ "$(systemctl is-enabled lunguard)" = enabled ] || fail "the package did not enable lunguard.service: $(systemctl is-enabled lunguard)"
 wait_for 60 active || fail "the package did not start lunguard: $(systemctl status lunguard --no-pager)"
@@ -197,6 +204,12 @@ step "4b attach and detach under the sandbox"
 # LUN 2 declared again: attached by narrowed scans (writes to /sys/class/scsi_host/hostN/scan);
 # then every attachment deleted: maps flushed, paths deleted, both sessions logged out (iscsiadm
 # run by the daemon, talking to iscsid) — all from inside the unit's sandbox.
+# LUN 2's entry, which multipathd wrote when it mapped it in step 3, taken out: the daemon must
+# register it again (multipath -a from inside the sandbox) and, after the detach, remove it
+# (multipath -w), its own entry only: the other LUNs' entries are multipathd's and stay.
+id2="3$(lio_wwid "$T" 2 | sed 's/^naa\.//')"
+run multipath -w "$id2"
+grep -qx "/$id2/" /etc/multipath/wwids && fail "multipath -w left $id2 in the wwids file"
 n_att=$(jkind attach_done)
 rm -rf "$LG_DRAFT"
 for l in 0 1 2 3; do lg_draft vols.toml "vol-$l" "$T" "$l" "$(lio_wwid "$T" "$l")" "$P1" "$P2"; done
@@ -204,12 +217,22 @@ lg_state_write vols.toml <"$LG_DRAFT/vols.toml"
 wait_for 90 only_luns "$h1" "$h2" "0 1 2 3" || fail "declared LUN 2 not attached: $(ls /sys/class/scsi_device); $(journalctl -u lunguard --no-pager | tail -n 30)"
 wait_for 60 maps_are 4 || fail "maps after the attach: $(multipath -ll 2>&1)"
 wait_kind attach_done "$n_att" || fail "no attach_done alert"
+lunguard history --kind register_wwid >"$OUT/history-register.txt" 2>&1 || true
+grep -q "$id2.*changed" "$OUT/history-register.txt" \
+    || fail "the daemon did not register LUN 2's WWID: $(cat "$OUT/history-register.txt"); $(journalctl -u lunguard --no-pager | grep -i wwid | tail -n 5)"
+grep -qx "/$id2/" /etc/multipath/wwids || fail "$id2 not in the wwids file after the attach"
 n_out=$(jkind session_logged_out)
 rm -f /etc/lunguard/state.d/vols.toml
 wait_for 120 sh -c '! ls /sys/class/iscsi_session/ | grep -q session' \
     || fail "sessions not logged out after the attachments were deleted: $(ls /sys/class/iscsi_session); $(journalctl -u lunguard --no-pager | tail -n 30)"
 [ "$(map_count)" = 0 ] || fail "maps left after the detach: $(multipath -ll 2>&1)"
 wait_kind session_logged_out "$n_out" || fail "no session_logged_out alert"
+wait_for 30 sh -c "! grep -qx '/$id2/' /etc/multipath/wwids" \
+    || fail "the daemon did not remove its wwids entry $id2 after the detach: $(cat /etc/multipath/wwids); $(lunguard history --kind forget_wwid 2>&1)"
+for l in 0 1 3; do
+    id="3$(lio_wwid "$T" "$l" | sed 's/^naa\.//')"
+    grep -qx "/$id/" /etc/multipath/wwids || fail "multipathd's entry for LUN $l removed: $(cat /etc/multipath/wwids)"
+done
 # Back to the lab of step 3 for the rest: logged in again (by the scenario, while the target is
 # out of scope), LUNs 0, 1, 3 scanned, then declared.
 iscsi_login "$T" "$P1" "$P2"
